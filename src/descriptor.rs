@@ -1,0 +1,187 @@
+//! The descriptor (one per entry, internal RAM) and the refcount protocol.
+//!
+//! A queue carries a descriptor's address. The descriptor points at its message (PSRAM on
+//! target) and holds everything atomic about the entry: atomics never live in PSRAM, because
+//! the ESP32-S3's compare-and-swap does not work on external RAM.
+//!
+//! # Refcount protocol
+//!
+//! | count | meaning |
+//! |-------|---------|
+//! | 0     | free: on the free list (pool entries) or unclaimed (heap slots) |
+//! | n ≥ 1 | held by n owners: the producer and/or the targets the message was delivered to |
+//!
+//! * allocation stores 1: the producer's reference;
+//! * [`try_ref`](Descriptor::try_ref): CAS loop, Relaxed (the caller already holds a reference);
+//!   refuses 0 ([`RefOfFree`](PoolError::RefOfFree)) and [`MAX_REFS`]
+//!   ([`RefOverflow`](PoolError::RefOverflow)) instead of wrapping;
+//! * [`try_unref`](Descriptor::try_unref): CAS loop with Release; refuses 0
+//!   ([`DoubleUnref`](PoolError::DoubleUnref)) instead of wrapping to `u32::MAX`; the caller that
+//!   moves 1 → 0 issues an Acquire fence (so every other owner's reads and writes of the message
+//!   happen before the entry is reused) and then recycles the entry.
+//!
+//! A CAS loop costs the same as `fetch_sub` when uncontended and is what lets a double
+//! unref be refused without changing anything.
+
+use crate::error::PoolError;
+use crate::msg::MsgHeader;
+use crate::sync::{const_fn, fence, AtomicPtr, AtomicU16, AtomicU32, Ordering};
+
+/// Highest refcount; one more `ref` fails with [`PoolError::RefOverflow`].
+pub const MAX_REFS: u32 = u16::MAX as u32;
+
+/// Holder id meaning "the producer" (not yet delivered to a target).
+pub const HOLDER_PRODUCER: u16 = u16::MAX;
+
+/// One pool entry's bookkeeping. C sees it as `pool_msg_t` whose first field is `msg`.
+///
+/// 16 bytes on 32-bit targets, 24 on 64-bit.
+#[repr(C)]
+pub struct Descriptor {
+    /// The message (header + payload) in the message region. Set at pool init for pool
+    /// entries; set by the claimer for heap fallback entries, before the entry is shared.
+    pub(crate) msg: AtomicPtr<MsgHeader>,
+    /// The refcount (see the module docs).
+    pub(crate) refcount: AtomicU32,
+    /// Free-list link (pool entries) or claimed flag (heap slots: 1 = claimed).
+    pub(crate) next: AtomicU16,
+    /// Last holder: a target id, or [`HOLDER_PRODUCER`].
+    pub(crate) holder: AtomicU16,
+    /// Port time (ms) when the entry was allocated; for the leak report.
+    pub(crate) since_ms: AtomicU32,
+}
+
+impl Descriptor {
+    const_fn! {
+        /// A blank descriptor, for the caller-provided descriptor slice (`[const { Descriptor::new() }; N]`).
+        pub fn new() -> Descriptor {
+            Descriptor {
+                msg: AtomicPtr::new(core::ptr::null_mut()),
+                refcount: AtomicU32::new(0),
+                next: AtomicU16::new(crate::freelist::EMPTY),
+                holder: AtomicU16::new(HOLDER_PRODUCER),
+                since_ms: AtomicU32::new(0),
+            }
+        }
+    }
+
+    /// The message this descriptor owns (what C reads as `p->msg`).
+    #[inline]
+    pub fn msg_ptr(&self) -> *mut MsgHeader {
+        self.msg.load(Ordering::Relaxed)
+    }
+
+    /// The current refcount (a racy snapshot).
+    #[inline]
+    pub fn refcount(&self) -> u32 {
+        self.refcount.load(Ordering::Relaxed)
+    }
+
+    /// Marks a just-popped (exclusively owned) entry as held by its producer.
+    #[inline]
+    pub(crate) fn set_allocated(&self, now_ms: u32) {
+        self.holder.store(HOLDER_PRODUCER, Ordering::Relaxed);
+        self.since_ms.store(now_ms, Ordering::Relaxed);
+        self.refcount.store(1, Ordering::Relaxed);
+    }
+
+    /// Adds a reference. Returns the new count.
+    #[inline]
+    pub(crate) fn try_ref(&self) -> Result<u32, PoolError> {
+        let mut cur = self.refcount.load(Ordering::Relaxed);
+        loop {
+            if cur == 0 {
+                return Err(PoolError::RefOfFree);
+            }
+            if cur >= MAX_REFS {
+                return Err(PoolError::RefOverflow);
+            }
+            match self
+                .refcount
+                .compare_exchange_weak(cur, cur + 1, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(cur + 1),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Drops a reference. `Ok(true)` when this was the last one: the caller must recycle the
+    /// entry (the Acquire fence is already done).
+    #[inline]
+    pub(crate) fn try_unref(&self) -> Result<bool, PoolError> {
+        let mut cur = self.refcount.load(Ordering::Relaxed);
+        loop {
+            if cur == 0 {
+                return Err(PoolError::DoubleUnref);
+            }
+            match self
+                .refcount
+                .compare_exchange_weak(cur, cur - 1, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        if cur == 1 {
+            fence(Ordering::Acquire);
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+}
+
+impl Default for Descriptor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for Descriptor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Descriptor")
+            .field("refcount", &self.refcount())
+            .field("holder", &self.holder.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ref_of_a_free_entry_is_refused_and_changes_nothing() {
+        let d = Descriptor::new();
+        assert_eq!(d.try_ref(), Err(PoolError::RefOfFree));
+        assert_eq!(d.refcount(), 0);
+    }
+
+    #[test]
+    fn unref_of_a_free_entry_is_refused_and_changes_nothing() {
+        let d = Descriptor::new();
+        assert_eq!(d.try_unref(), Err(PoolError::DoubleUnref));
+        assert_eq!(d.refcount(), 0);
+    }
+
+    #[test]
+    fn only_the_last_unref_reports_last() {
+        let d = Descriptor::new();
+        d.set_allocated(0);
+        assert_eq!(d.try_ref(), Ok(2));
+        assert_eq!(d.try_unref(), Ok(false));
+        assert_eq!(d.try_unref(), Ok(true));
+        assert_eq!(d.try_unref(), Err(PoolError::DoubleUnref));
+    }
+
+    #[test]
+    fn ref_saturates_at_max_refs() {
+        let d = Descriptor::new();
+        d.set_allocated(0);
+        d.refcount.store(MAX_REFS - 1, Ordering::Relaxed);
+        assert_eq!(d.try_ref(), Ok(MAX_REFS));
+        assert_eq!(d.try_ref(), Err(PoolError::RefOverflow));
+        assert_eq!(d.refcount(), MAX_REFS);
+    }
+}

@@ -1,0 +1,146 @@
+//! [`Msg`]: the Rust handle to one reference of a message; dropping it releases the reference.
+
+use crate::descriptor::Descriptor;
+use crate::error::PoolError;
+use crate::msg::MsgHeader;
+use crate::pool::{Fallback, Pool};
+use crate::port::{Port, Timeout};
+use crate::sync::Ordering;
+use core::ptr::NonNull;
+
+/// One reference to a pool message. `Drop` releases it (the last one recycles the entry).
+///
+/// Reading is always allowed; writing ([`write`](Msg::write), [`header_mut`](Msg::header_mut),
+/// [`payload_mut`](Msg::payload_mut)) only while this is the only reference, as the design's
+/// "read-only while shared" rule says.
+pub struct Msg<'p, 'a, P: Port> {
+    pool: &'p Pool<'a, P>,
+    desc: &'a Descriptor,
+}
+
+impl<'a, P: Port> Pool<'a, P> {
+    /// Takes a free entry without waiting.
+    pub fn try_alloc(&self) -> Result<Msg<'_, 'a, P>, PoolError> {
+        self.try_alloc_raw().map(|desc| Msg { pool: self, desc })
+    }
+
+    /// Takes a free entry or applies `fallback` when the pool is empty.
+    pub fn try_alloc_or(&self, fallback: Fallback) -> Result<Msg<'_, 'a, P>, PoolError> {
+        self.try_alloc_or_raw(fallback).map(|desc| Msg { pool: self, desc })
+    }
+
+    /// Takes a free entry, waiting up to `timeout`.
+    pub fn alloc_blocking(&self, timeout: Timeout) -> Result<Msg<'_, 'a, P>, PoolError> {
+        self.alloc_blocking_raw(timeout).map(|desc| Msg { pool: self, desc })
+    }
+
+    /// Adopts one reference held through a raw pointer (from [`Msg::into_raw`], a queue, or C).
+    ///
+    /// Validates the pointer and that the entry is held; refusals change nothing.
+    ///
+    /// # Safety
+    /// The caller owns one reference to `p` and hands it to the returned handle.
+    pub unsafe fn from_raw(&self, p: *const Descriptor) -> Result<Msg<'_, 'a, P>, PoolError> {
+        let desc = self.descriptor(p)?;
+        if desc.refcount() == 0 {
+            return Err(PoolError::RefOfFree);
+        }
+        Ok(Msg { pool: self, desc })
+    }
+}
+
+impl<'p, 'a, P: Port> Msg<'p, 'a, P> {
+    /// The descriptor (what queues and C carry).
+    pub fn descriptor(&self) -> &'a Descriptor {
+        self.desc
+    }
+
+    /// Gives up the handle without releasing its reference.
+    pub fn into_raw(self) -> NonNull<Descriptor> {
+        let p = NonNull::from(self.desc);
+        core::mem::forget(self);
+        p
+    }
+
+    /// Adds a reference, returning a second handle. Fails at [`crate::descriptor::MAX_REFS`].
+    pub fn try_clone(&self) -> Result<Self, PoolError> {
+        self.pool.ref_raw(self.desc)?;
+        Ok(Msg { pool: self.pool, desc: self.desc })
+    }
+
+    /// `true` while this is the only reference.
+    pub fn is_unique(&self) -> bool {
+        // Acquire: pairs with the Release of other owners' unrefs, so their reads are done.
+        self.desc.refcount.load(Ordering::Acquire) == 1
+    }
+
+    /// The header.
+    pub fn header(&self) -> &MsgHeader {
+        // SAFETY: the message is valid while we hold a reference; the header is only written
+        // through `header_mut`, which needs `&mut self` and uniqueness.
+        unsafe { &*self.desc.msg_ptr() }
+    }
+
+    /// The header, mutably, if this is the only reference ([`PoolError::Shared`] otherwise).
+    pub fn header_mut(&mut self) -> Result<&mut MsgHeader, PoolError> {
+        if !self.is_unique() {
+            return Err(PoolError::Shared);
+        }
+        // SAFETY: unique reference (refcount 1, held by `self`), borrowed mutably.
+        Ok(unsafe { &mut *self.desc.msg_ptr() })
+    }
+
+    /// Payload capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.pool.layout().payload_size
+    }
+
+    /// The payload's `message_len` bytes (clamped to the capacity).
+    pub fn payload(&self) -> &[u8] {
+        let len = (self.header().message_len as usize).min(self.capacity());
+        // SAFETY: the payload has `capacity` bytes after the header; read-only while shared.
+        unsafe { core::slice::from_raw_parts(Pool::<P>::payload_ptr(self.desc), len) }
+    }
+
+    /// The whole payload buffer, mutably, if this is the only reference.
+    pub fn payload_mut(&mut self) -> Result<&mut [u8], PoolError> {
+        if !self.is_unique() {
+            return Err(PoolError::Shared);
+        }
+        let cap = self.capacity();
+        // SAFETY: unique reference; `capacity` bytes follow the header.
+        Ok(unsafe { core::slice::from_raw_parts_mut(Pool::<P>::payload_ptr(self.desc), cap) })
+    }
+
+    /// Copies `bytes` into the payload and sets `message_len`.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), PoolError> {
+        if bytes.len() > self.capacity() {
+            return Err(PoolError::MessageTooLong);
+        }
+        self.payload_mut()?[..bytes.len()].copy_from_slice(bytes);
+        self.header_mut()?.message_len = bytes.len() as u32;
+        Ok(())
+    }
+
+    /// The refcount now (racy).
+    pub fn refcount(&self) -> u32 {
+        self.desc.refcount()
+    }
+}
+
+impl<P: Port> Drop for Msg<'_, '_, P> {
+    fn drop(&mut self) {
+        // Cannot fail: the handle owns a reference of a valid descriptor.
+        let _ = self.pool.unref_raw(self.desc);
+    }
+}
+
+impl<P: Port> core::fmt::Debug for Msg<'_, '_, P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Msg")
+            .field("index", &self.pool.index_of(self.desc).ok())
+            .field("refcount", &self.refcount())
+            .field("message_len", &self.header().message_len)
+            .finish()
+    }
+}

@@ -1,0 +1,66 @@
+//! # dispatcher-pool
+//!
+//! A pool of preallocated, reference-counted dispatcher messages that are broadcast **by
+//! pointer** to many modules' queues, for Zephyr (and any `no_std` target) with a `std` host
+//! port for tests.
+//!
+//! ```text
+//!  internal SRAM                         PSRAM (message region)
+//!  ┌──────────────┐ msg  ┌────────────────────────────────────────┐
+//!  │ descriptor 0 │─────▶│ dispatcher_msg_t header │ payload …     │
+//!  │ refcount=3   │      └────────────────────────────────────────┘
+//!  │ next, holder │
+//!  └──────────────┘
+//!     ▲   ▲   ▲   one pointer per queue slot, not a 1 KiB copy
+//!  ┌──┴┐┌─┴─┐┌┴──┐
+//!  │ q ││ q ││ q │  module queues (k_msgq)
+//!  └───┘└───┘└───┘
+//! ```
+//!
+//! Where things are:
+//! * [`freelist`](crate::freelist) (private): the lock-free, ABA-safe LIFO of free entries;
+//! * [`descriptor`]: the per-entry bookkeeping and the refcount protocol;
+//! * [`pool`]: init, allocation (non-blocking, blocking, heap fallback), `ref`/`unref`,
+//!   self-check and leak report;
+//! * [`target`]: targets in pointer or value mode, `broadcast`, `receive`, `purge`;
+//! * [`port`]: the OS port trait and the queue trait;
+//! * [`metrics`]: counters, snapshot, JSON writer; [`sizing`]: the boot-time heuristic;
+//! * [`global`]: one static pool (what C's `pool_init` sets up);
+//! * `host` (feature `std`): the std port used by tests, benches and the demo.
+//!
+//! Targets without native CAS (thumbv6m, riscv32imc) need the `critical-section` or the
+//! `single-core` feature (see `Cargo.toml`).
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn, missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+mod sync;
+
+pub mod descriptor;
+pub mod error;
+mod freelist;
+pub mod global;
+pub mod handle;
+pub mod metrics;
+pub mod msg;
+pub mod pool;
+pub mod port;
+pub mod sizing;
+pub mod target;
+
+#[cfg(feature = "std")]
+pub mod host;
+
+#[cfg(all(test, loom))]
+mod loom_models;
+
+pub use descriptor::Descriptor;
+pub use error::PoolError;
+pub use handle::Msg;
+pub use msg::{MsgHeader, DISPATCHER_TARGETS_MAX};
+pub use pool::{Fallback, Pool, PoolConfig};
+pub use port::{Port, Queue, Timeout};
+pub use target::{Mode, Received, Target};

@@ -1,0 +1,532 @@
+//! The pool: configuration, allocation (non-blocking, blocking, with fallback), `ref`/`unref`
+//! through raw descriptor pointers, the self-check and the leak report.
+//!
+//! Memory is the caller's: a descriptor slice (internal RAM) and a message region (PSRAM on
+//! target). The pool never allocates, except heap fallback messages, which come from the
+//! [`Port`].
+//!
+//! # Blocking allocation without lost wake-ups
+//!
+//! The hot paths make no kernel call unless somebody waits. A waiter increments `waiters`,
+//! issues a SeqCst fence and re-checks the free list before it sleeps on the port semaphore;
+//! a freer pushes, issues a SeqCst fence and gives the semaphore only if `waiters > 0`. By the
+//! fences, either the waiter's re-check sees the push or the freer sees the waiter (Dekker).
+//! A give while nobody sleeps leaves a token that makes a later take return at once (the waiter
+//! then re-checks and sleeps again), and a give ignored at the semaphore's limit means the
+//! count is already positive, so no sleeper can miss it. The loom model
+//! `blocking_alloc_is_woken_by_a_free` checks this with a semaphore limit of 1.
+
+use crate::descriptor::{Descriptor, HOLDER_PRODUCER};
+use crate::error::PoolError;
+use crate::freelist::{FreeList, MAX_INDEX_ENTRIES};
+use crate::metrics::{Counters, Snapshot};
+use crate::msg::MsgHeader;
+use crate::port::{Port, Timeout};
+use crate::sync::{fence, AtomicU32, Ordering};
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+/// Default upper bound on `entries` (the design's 1..=1024).
+pub const DEFAULT_MAX_ENTRIES: usize = 1024;
+/// Default upper bound on `payload_size`.
+pub const DEFAULT_MAX_PAYLOAD: usize = 16 * 1024;
+/// Most heap fallback messages that can be alive at once.
+pub const MAX_HEAP_SLOTS: usize = 64;
+
+/// What `try_alloc_or` does when the pool is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// Give up: counted in `pool_drop_count`.
+    Drop,
+    /// Allocate a one-off message from the port's heap (counted in `fallback_allocs`); `unref`
+    /// returns it to the heap. Needs `heap_slots > 0`. If the heap fails too, it is a drop.
+    Heap,
+}
+
+/// Pool parameters, checked by [`Pool::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Pool entries, `1..=max_entries`.
+    pub entries: usize,
+    /// Payload bytes per message, `1..=max_payload`.
+    pub payload_size: usize,
+    /// Upper bound on `entries` (default 1024; at most 65,534).
+    pub max_entries: usize,
+    /// Upper bound on `payload_size` (default 16 KiB).
+    pub max_payload: usize,
+    /// Descriptors reserved for heap fallback messages (0 disables [`Fallback::Heap`]).
+    pub heap_slots: usize,
+}
+
+impl PoolConfig {
+    /// `entries` messages of `payload_size` bytes, default limits, no heap fallback.
+    pub const fn new(entries: usize, payload_size: usize) -> Self {
+        PoolConfig {
+            entries,
+            payload_size,
+            max_entries: DEFAULT_MAX_ENTRIES,
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            heap_slots: 0,
+        }
+    }
+
+    /// The same with `slots` heap fallback descriptors.
+    pub const fn with_heap_slots(mut self, slots: usize) -> Self {
+        self.heap_slots = slots;
+        self
+    }
+
+    /// Checks the parameters and computes the memory layout.
+    pub fn layout(&self) -> Result<Layout, PoolError> {
+        let max_entries = if self.max_entries < MAX_INDEX_ENTRIES - MAX_HEAP_SLOTS {
+            self.max_entries
+        } else {
+            MAX_INDEX_ENTRIES - MAX_HEAP_SLOTS
+        };
+        if self.entries == 0 || self.entries > max_entries {
+            return Err(PoolError::BadEntryCount);
+        }
+        if self.payload_size == 0 || self.payload_size > self.max_payload || self.payload_size > u32::MAX as usize / 2 {
+            return Err(PoolError::BadPayloadSize);
+        }
+        if self.heap_slots > MAX_HEAP_SLOTS {
+            return Err(PoolError::BadEntryCount);
+        }
+        let stride = (MsgHeader::SIZE + self.payload_size).next_multiple_of(MsgHeader::ALIGN);
+        Ok(Layout {
+            entries: self.entries,
+            heap_slots: self.heap_slots,
+            payload_size: self.payload_size,
+            stride,
+        })
+    }
+}
+
+/// Where things go, computed from a [`PoolConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Pool entries.
+    pub entries: usize,
+    /// Heap fallback descriptors after the pool's.
+    pub heap_slots: usize,
+    /// Payload bytes per message.
+    pub payload_size: usize,
+    /// Bytes from one message to the next (header + payload, rounded up to the header's alignment).
+    pub stride: usize,
+}
+
+impl Layout {
+    /// Descriptors the pool needs (`entries + heap_slots`).
+    pub const fn descriptors(&self) -> usize {
+        self.entries + self.heap_slots
+    }
+    /// Bytes the message region needs.
+    pub const fn region_bytes(&self) -> usize {
+        self.entries * self.stride
+    }
+    /// Alignment the message region needs.
+    pub const fn region_align(&self) -> usize {
+        MsgHeader::ALIGN
+    }
+    /// Bytes of the descriptor slice (internal RAM).
+    pub const fn descriptor_bytes(&self) -> usize {
+        self.descriptors() * core::mem::size_of::<Descriptor>()
+    }
+}
+
+/// One entry held longer than the asked age, from [`Pool::leaks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leak {
+    /// Descriptor index (heap slots follow the pool entries).
+    pub index: u16,
+    /// Its refcount now.
+    pub refcount: u32,
+    /// Milliseconds since it was allocated.
+    pub age_ms: u32,
+    /// Last holder: a target id, or [`HOLDER_PRODUCER`].
+    pub holder: u16,
+}
+
+/// What [`Pool::check`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Entries on the free list.
+    pub free: usize,
+    /// Pool entries with a refcount > 0.
+    pub held: usize,
+    /// Heap fallback messages alive.
+    pub heap_held: usize,
+}
+
+/// A pool of preallocated, reference-counted messages.
+///
+/// `'a` is the lifetime of the caller's memory; `P` the OS port.
+pub struct Pool<'a, P: Port> {
+    descs: &'a [Descriptor],
+    region: NonNull<u8>,
+    layout: Layout,
+    free: FreeList,
+    waiters: AtomicU32,
+    pub(crate) counters: Counters,
+    port: P,
+    _region: PhantomData<&'a mut [u8]>,
+}
+
+// SAFETY: all shared state is atomic; the message region is reached only through a raw
+// pointer whose accesses follow the refcount protocol (writes only while uniquely held,
+// published by the queue put/get or the Release/Acquire of unref). `P: Port` is `Sync`.
+unsafe impl<P: Port> Sync for Pool<'_, P> {}
+// SAFETY: the pool owns no thread-affine state; see the `Sync` impl for the region pointer.
+unsafe impl<P: Port + Send> Send for Pool<'_, P> {}
+
+impl<'a, P: Port> Pool<'a, P> {
+    /// Builds a pool over `descs` (at least `layout.descriptors()`) and `region` (at least
+    /// `layout.region_bytes()`, aligned to `layout.region_align()`).
+    ///
+    /// ```
+    /// use dispatcher_pool::{host::StdPort, pool::{Pool, PoolConfig}, Descriptor};
+    /// let cfg = PoolConfig::new(4, 64);
+    /// let layout = cfg.layout().unwrap();
+    /// let mut descs: Vec<Descriptor> = (0..layout.descriptors()).map(|_| Descriptor::new()).collect();
+    /// let mut region = vec![0u64; layout.region_bytes() / 8 + 1];
+    /// let bytes = unsafe { core::slice::from_raw_parts_mut(region.as_mut_ptr().cast::<u8>(), layout.region_bytes()) };
+    /// let pool = Pool::new(StdPort::new(), cfg, &mut descs, bytes).unwrap();
+    /// let mut m = pool.try_alloc().unwrap();
+    /// m.write(b"hello").unwrap();
+    /// assert_eq!(m.payload(), b"hello");
+    /// drop(m);
+    /// assert_eq!(pool.snapshot().pool_in_use, 0);
+    /// ```
+    pub fn new(port: P, cfg: PoolConfig, descs: &'a mut [Descriptor], region: &'a mut [u8]) -> Result<Self, PoolError> {
+        let layout = cfg.layout()?;
+        if descs.len() < layout.descriptors() || region.len() < layout.region_bytes() {
+            return Err(PoolError::RegionTooSmall);
+        }
+        if region.as_ptr() as usize % MsgHeader::ALIGN != 0 {
+            return Err(PoolError::RegionMisaligned);
+        }
+        let base = region.as_mut_ptr();
+        let descs = &mut descs[..layout.descriptors()];
+        let free = FreeList::new();
+        for (i, d) in descs.iter_mut().enumerate() {
+            *d = Descriptor::new();
+            if i < layout.entries {
+                // SAFETY: i < entries, so the offset i * stride + stride <= region_bytes <= region.len().
+                let msg = unsafe { base.add(i * layout.stride) }.cast::<MsgHeader>();
+                // SAFETY: `msg` is in bounds and aligned (region aligned, stride a multiple of ALIGN);
+                // we hold the region exclusively.
+                unsafe { msg.write(MsgHeader::empty()) };
+                d.msg = crate::sync::AtomicPtr::new(msg);
+            } else {
+                d.next = crate::sync::AtomicU16::new(0); // heap slot: unclaimed
+            }
+        }
+        let descs: &'a [Descriptor] = descs;
+        // Push in reverse so index 0 is popped first.
+        for i in (0..layout.entries).rev() {
+            free.push(descs, i as u16);
+        }
+        Ok(Pool {
+            descs,
+            // SAFETY: `base` comes from a slice, so it is non-null.
+            region: unsafe { NonNull::new_unchecked(base) },
+            layout,
+            free,
+            waiters: AtomicU32::new(0),
+            counters: Counters::new(),
+            port,
+            _region: PhantomData,
+        })
+    }
+
+    /// The layout this pool was built with.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The port.
+    pub fn port(&self) -> &P {
+        &self.port
+    }
+
+    /// All descriptors (pool entries first, then heap slots).
+    pub fn descriptors(&self) -> &'a [Descriptor] {
+        self.descs
+    }
+
+    /// Start of the message region.
+    pub fn region(&self) -> NonNull<u8> {
+        self.region
+    }
+
+    /// A snapshot of every counter.
+    pub fn snapshot(&self) -> Snapshot {
+        self.counters.snapshot(
+            self.layout.entries as u32,
+            self.layout.payload_size as u32,
+            self.layout.stride as u32,
+        )
+    }
+
+    // ----- allocation ---------------------------------------------------------------------
+
+    #[inline]
+    fn pop_entry(&self) -> Option<&'a Descriptor> {
+        let index = self.free.pop(self.descs)?;
+        let d = &self.descs[index as usize];
+        d.set_allocated(self.port.now_ms());
+        self.counters.on_alloc();
+        Some(d)
+    }
+
+    /// Takes a free entry without waiting (refcount 1: the caller's reference). ISR-safe.
+    /// An empty pool counts an alloc failure.
+    #[inline]
+    pub fn try_alloc_raw(&self) -> Result<&'a Descriptor, PoolError> {
+        match self.pop_entry() {
+            Some(d) => Ok(d),
+            None => {
+                Counters::bump(&self.counters.alloc_failures);
+                Err(PoolError::Exhausted)
+            }
+        }
+    }
+
+    /// [`try_alloc_raw`](Self::try_alloc_raw) with a policy for an empty pool.
+    pub fn try_alloc_or_raw(&self, fallback: Fallback) -> Result<&'a Descriptor, PoolError> {
+        match self.try_alloc_raw() {
+            Ok(d) => Ok(d),
+            Err(e) => {
+                if fallback == Fallback::Heap {
+                    if let Some(d) = self.heap_alloc() {
+                        return Ok(d);
+                    }
+                }
+                Counters::bump(&self.counters.drops);
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes a free entry, waiting up to `timeout` for one to be freed.
+    ///
+    /// From an ISR only [`Timeout::NoWait`] is allowed ([`PoolError::BlockingInIsr`] otherwise).
+    /// A timeout counts an alloc failure and returns [`PoolError::Timeout`]
+    /// ([`PoolError::Exhausted`] for `NoWait`).
+    pub fn alloc_blocking_raw(&self, timeout: Timeout) -> Result<&'a Descriptor, PoolError> {
+        if timeout == Timeout::NoWait {
+            return self.try_alloc_raw();
+        }
+        if self.port.in_isr() {
+            return Err(PoolError::BlockingInIsr);
+        }
+        if let Some(d) = self.pop_entry() {
+            return Ok(d);
+        }
+        let start = self.port.now_ms();
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let result = loop {
+            if let Some(d) = self.pop_entry() {
+                break Ok(d);
+            }
+            let wait = match timeout {
+                Timeout::Millis(ms) => {
+                    let elapsed = self.port.now_ms().wrapping_sub(start);
+                    if elapsed >= ms {
+                        break Err(PoolError::Timeout);
+                    }
+                    Timeout::Millis(ms - elapsed)
+                }
+                other => other,
+            };
+            // Whether a token was taken or not, loop: re-check the list, then the deadline.
+            self.port.sem_take(wait);
+        };
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        if result.is_err() {
+            Counters::bump(&self.counters.alloc_failures);
+        }
+        result
+    }
+
+    fn heap_alloc(&self) -> Option<&'a Descriptor> {
+        let layout = core::alloc::Layout::from_size_align(self.layout.stride, MsgHeader::ALIGN).ok()?;
+        let slots = &self.descs[self.layout.entries..];
+        let d = slots.iter().find(|d| {
+            d.next
+                .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        })?;
+        let block = self.port.heap_alloc(layout).cast::<MsgHeader>();
+        if block.is_null() {
+            d.next.store(0, Ordering::Release);
+            return None;
+        }
+        // SAFETY: `block` is a fresh allocation of `stride >= MsgHeader::SIZE` bytes aligned for MsgHeader.
+        unsafe { block.write(MsgHeader::empty()) };
+        d.msg.store(block, Ordering::Relaxed);
+        d.set_allocated(self.port.now_ms());
+        Counters::bump(&self.counters.fallback_allocs);
+        Some(d)
+    }
+
+    // ----- pointers -------------------------------------------------------------------------
+
+    /// Maps a raw descriptor pointer to its index, refusing NULL, foreign and misaligned
+    /// pointers. Never dereferences `p`.
+    #[inline]
+    pub fn index_of(&self, p: *const Descriptor) -> Result<usize, PoolError> {
+        if p.is_null() {
+            return Err(PoolError::Null);
+        }
+        let base = self.descs.as_ptr() as usize;
+        let size = core::mem::size_of::<Descriptor>();
+        let offset = (p as usize).wrapping_sub(base);
+        if offset >= self.descs.len() * size {
+            return Err(PoolError::ForeignPointer);
+        }
+        if offset % size != 0 {
+            return Err(PoolError::MisalignedPointer);
+        }
+        Ok(offset / size)
+    }
+
+    /// The descriptor `p` designates, if it is one of ours (it may be free).
+    pub fn descriptor(&self, p: *const Descriptor) -> Result<&'a Descriptor, PoolError> {
+        Ok(&self.descs[self.index_of(p)?])
+    }
+
+    /// Adds a reference to a held entry (`msg_ref`). Refusals change nothing and are counted.
+    pub fn ref_raw(&self, p: *const Descriptor) -> Result<u32, PoolError> {
+        let r = self.descriptor(p).and_then(|d| d.try_ref());
+        if let Err(e) = r {
+            Counters::bump(&self.counters.invalid_refs);
+            log::warn!("msg_ref refused: {e}");
+        }
+        r
+    }
+
+    /// Drops a reference (`msg_unref`); the last one recycles the entry. ISR-safe.
+    /// Refusals (NULL, foreign, misaligned, double unref) change nothing and are counted.
+    #[inline]
+    pub fn unref_raw(&self, p: *const Descriptor) -> Result<(), PoolError> {
+        let r = self.index_of(p).and_then(|i| {
+            let d = &self.descs[i];
+            if d.try_unref()? {
+                self.recycle(i, d);
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            Counters::bump(&self.counters.invalid_unrefs);
+            log::warn!("msg_unref refused: {e}");
+        }
+        r
+    }
+
+    /// Returns an entry whose refcount just reached 0.
+    #[inline]
+    pub(crate) fn recycle(&self, index: usize, d: &Descriptor) {
+        if index < self.layout.entries {
+            self.free.push(self.descs, index as u16);
+            Counters::bump(&self.counters.frees);
+            fence(Ordering::SeqCst);
+            if self.waiters.load(Ordering::Relaxed) > 0 {
+                self.port.sem_give();
+            }
+        } else {
+            let block = d.msg.swap(core::ptr::null_mut(), Ordering::Relaxed);
+            let layout = core::alloc::Layout::from_size_align(self.layout.stride, MsgHeader::ALIGN)
+                .expect("layout checked at heap_alloc");
+            // SAFETY: `block` came from `port.heap_alloc(layout)` in `heap_alloc` and the last
+            // reference is gone (refcount 0 after the Acquire fence), so nobody uses it.
+            unsafe { self.port.heap_free(block.cast(), layout) };
+            Counters::bump(&self.counters.fallback_frees);
+            d.next.store(0, Ordering::Release);
+        }
+    }
+
+    /// Records `holder` as the last holder of a held entry (for the leak report).
+    #[inline]
+    pub(crate) fn set_holder(&self, d: &Descriptor, holder: u16) {
+        d.holder.store(holder, Ordering::Relaxed);
+    }
+
+    // ----- diagnostics ----------------------------------------------------------------------
+
+    /// Proves free list + held entries = all entries and that the counters agree.
+    ///
+    /// Exact only while no other thread uses the pool (call it when quiescent: tests, the
+    /// shell on an idle system). Returns [`PoolError::Corrupt`] on any disagreement.
+    pub fn check(&self) -> Result<CheckReport, PoolError> {
+        let entries = self.layout.entries;
+        let mut bad = false;
+        let free = self
+            .free
+            .walk(&self.descs[..entries], entries, |i| {
+                if self.descs[i as usize].refcount() != 0 {
+                    bad = true;
+                }
+            })
+            .ok_or(PoolError::Corrupt)?;
+        let held = self.descs[..entries].iter().filter(|d| d.refcount() > 0).count();
+        if bad || free + held != entries || self.counters.in_use() as usize != held {
+            return Err(PoolError::Corrupt);
+        }
+        let mut heap_held = 0;
+        for d in &self.descs[entries..] {
+            let claimed = d.next.load(Ordering::Acquire) == 1;
+            if claimed != (d.refcount() > 0) {
+                return Err(PoolError::Corrupt);
+            }
+            heap_held += claimed as usize;
+        }
+        if self.snapshot().fallback_in_use as usize != heap_held {
+            return Err(PoolError::Corrupt);
+        }
+        Ok(CheckReport { free, held, heap_held })
+    }
+
+    /// Fills `out` with entries held for at least `min_age_ms`, oldest first in index order;
+    /// returns how many there are (which may exceed `out.len()`).
+    pub fn leaks(&self, min_age_ms: u32, out: &mut [Leak]) -> usize {
+        let now = self.port.now_ms();
+        let mut n = 0;
+        for (i, d) in self.descs.iter().enumerate() {
+            let refcount = d.refcount();
+            if refcount == 0 {
+                continue;
+            }
+            let age_ms = now.wrapping_sub(d.since_ms.load(Ordering::Relaxed));
+            if age_ms < min_age_ms {
+                continue;
+            }
+            if let Some(slot) = out.get_mut(n) {
+                *slot = Leak { index: i as u16, refcount, age_ms, holder: d.holder.load(Ordering::Relaxed) };
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Up to `N` leaks as a `heapless::Vec` (see [`leaks`](Self::leaks)).
+    pub fn leak_report<const N: usize>(&self, min_age_ms: u32) -> heapless::Vec<Leak, N> {
+        let mut buf = [Leak { index: 0, refcount: 0, age_ms: 0, holder: HOLDER_PRODUCER }; N];
+        let n = self.leaks(min_age_ms, &mut buf).min(N);
+        buf[..n].iter().copied().collect()
+    }
+
+    /// Number of threads waiting in [`alloc_blocking_raw`](Self::alloc_blocking_raw) (racy).
+    pub fn waiters(&self) -> u32 {
+        self.waiters.load(Ordering::Relaxed)
+    }
+
+    /// Pointer to the payload bytes of a descriptor's message.
+    #[inline]
+    pub(crate) fn payload_ptr(d: &Descriptor) -> *mut u8 {
+        // SAFETY: every message is `stride >= MsgHeader::SIZE + payload_size` bytes, so the
+        // payload starts inside the same allocation.
+        unsafe { d.msg_ptr().cast::<u8>().add(MsgHeader::SIZE) }
+    }
+}

@@ -1,0 +1,134 @@
+//! The OS port: what the pool needs from the operating system, and the target queues.
+//!
+//! Two implementations ship: [`crate::host`] (std threads; tests, benches, demo) and the
+//! Zephyr C port (`zephyr/port.c` through the `capi` crate: `k_sem`, `k_msgq`, `k_malloc`,
+//! `k_uptime_get`, `k_is_in_isr`).
+
+use core::alloc::Layout;
+
+/// How long a blocking call may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    /// Do not wait (`K_NO_WAIT`).
+    NoWait,
+    /// Wait as long as it takes (`K_FOREVER`).
+    Forever,
+    /// Wait at most this many milliseconds (`K_MSEC(ms)`, rounded up to ticks by the kernel).
+    Millis(u32),
+}
+
+impl Timeout {
+    /// The C convention: 0 = no wait, negative = forever, positive = milliseconds.
+    pub const fn from_c_ms(ms: i32) -> Self {
+        if ms == 0 {
+            Timeout::NoWait
+        } else if ms < 0 {
+            Timeout::Forever
+        } else {
+            Timeout::Millis(ms as u32)
+        }
+    }
+}
+
+/// What the pool asks of the OS.
+///
+/// # Semaphore contract
+///
+/// `sem_take`/`sem_give` must behave like Zephyr's `k_sem` with a limit ≥ 1: a give with a
+/// thread waiting wakes exactly one waiter (and the count stays 0); a give with nobody waiting
+/// increments the count unless it is at the limit (then it is ignored); a take returns at once
+/// while the count is positive. The pool's blocking allocation is proven correct (no lost
+/// wake-up) under exactly these rules, including a limit of 1, in the loom models.
+pub trait Port: Sync {
+    /// Milliseconds since some fixed point (wrapping); used for the leak report's ages.
+    fn now_ms(&self) -> u32;
+    /// `true` in interrupt context (blocking waits are then refused).
+    fn in_isr(&self) -> bool {
+        false
+    }
+    /// Waits for a give; `true` if one was taken, `false` on timeout.
+    fn sem_take(&self, timeout: Timeout) -> bool;
+    /// Gives the semaphore (ISR-safe on Zephyr).
+    fn sem_give(&self);
+    /// Allocates a heap block for a fallback message (NULL when none or unsupported).
+    fn heap_alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = layout;
+        core::ptr::null_mut()
+    }
+    /// Frees a block from [`heap_alloc`](Port::heap_alloc).
+    ///
+    /// # Safety
+    /// `ptr` came from `heap_alloc(layout)` on this port and is not used afterwards.
+    unsafe fn heap_free(&self, ptr: *mut u8, layout: Layout) {
+        let _ = (ptr, layout);
+    }
+}
+
+/// A bounded FIFO of fixed-size items: what a target's `k_msgq` is.
+///
+/// Pointer-mode targets use an item of `size_of::<usize>()` bytes (one descriptor address);
+/// value-mode targets an item of a whole `dispatcher_msg_t`.
+pub trait Queue: Sync {
+    /// Size of one item in bytes.
+    fn item_size(&self) -> usize;
+    /// Copies one item in without waiting; `false` when full.
+    ///
+    /// # Safety
+    /// `item` points to `item_size()` readable bytes.
+    unsafe fn try_put(&self, item: *const u8) -> bool;
+    /// Copies one item out, waiting up to `timeout`; `false` when none arrived.
+    ///
+    /// # Safety
+    /// `out` points to `item_size()` writable bytes.
+    unsafe fn get(&self, out: *mut u8, timeout: Timeout) -> bool;
+    /// Items currently queued (a racy snapshot).
+    fn len(&self) -> usize;
+    /// Discards every queued item (`k_msgq_purge`); returns how many there were.
+    fn purge(&self) -> usize;
+    /// `true` when nothing is queued (a racy snapshot).
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<Q: Queue + ?Sized> Queue for &Q {
+    fn item_size(&self) -> usize {
+        (**self).item_size()
+    }
+    unsafe fn try_put(&self, item: *const u8) -> bool {
+        // SAFETY: forwarded contract: `item` points to item_size() readable bytes.
+        unsafe { (**self).try_put(item) }
+    }
+    unsafe fn get(&self, out: *mut u8, timeout: Timeout) -> bool {
+        // SAFETY: forwarded contract: `out` points to item_size() writable bytes.
+        unsafe { (**self).get(out, timeout) }
+    }
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+    fn purge(&self) -> usize {
+        (**self).purge()
+    }
+}
+
+impl<P: Port + ?Sized> Port for &P {
+    fn now_ms(&self) -> u32 {
+        (**self).now_ms()
+    }
+    fn in_isr(&self) -> bool {
+        (**self).in_isr()
+    }
+    fn sem_take(&self, timeout: Timeout) -> bool {
+        (**self).sem_take(timeout)
+    }
+    fn sem_give(&self) {
+        (**self).sem_give()
+    }
+    fn heap_alloc(&self, layout: Layout) -> *mut u8 {
+        (**self).heap_alloc(layout)
+    }
+    unsafe fn heap_free(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded contract.
+        unsafe { (**self).heap_free(ptr, layout) }
+    }
+}

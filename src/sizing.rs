@@ -1,0 +1,58 @@
+//! Boot-time pool sizing: `entries = clamp(ceil(T * F * C), 8, 1024)`.
+
+/// Smallest pool the heuristic proposes.
+pub const MIN_ENTRIES: u32 = 8;
+/// Largest pool the heuristic proposes (and the default maximum of [`crate::pool::PoolConfig`]).
+pub const MAX_ENTRIES: u32 = 1024;
+
+/// Entries for `targets` dispatch targets, a fan-out fraction of `fanout_permille`/1000 and a
+/// concurrency factor `concurrency`: `clamp(ceil(T * F * C), 8, 1024)` in integer arithmetic.
+///
+/// ```
+/// use dispatcher_pool::sizing::pool_entries;
+/// assert_eq!(pool_entries(64, 250, 2), 32);   // 64 * 0.25 * 2
+/// assert_eq!(pool_entries(10, 250, 2), 8);    // ceil(5) = 5, clamped up to 8
+/// assert_eq!(pool_entries(9999, 1000, 4), 1024);
+/// ```
+pub const fn pool_entries(targets: u32, fanout_permille: u32, concurrency: u32) -> u32 {
+    let product = targets as u64 * fanout_permille as u64 * concurrency as u64;
+    let entries = product.div_ceil(1000);
+    if entries < MIN_ENTRIES as u64 {
+        MIN_ENTRIES
+    } else if entries > MAX_ENTRIES as u64 {
+        MAX_ENTRIES
+    } else {
+        entries as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_up_fractions() {
+        // 33 * 0.25 * 2 = 16.5 -> 17
+        assert_eq!(pool_entries(33, 250, 2), 17);
+        // 41 * 0.333 * 1 = 13.653 -> 14
+        assert_eq!(pool_entries(41, 333, 1), 14);
+    }
+
+    #[test]
+    fn clamps_to_min_and_max() {
+        assert_eq!(pool_entries(0, 250, 2), MIN_ENTRIES);
+        assert_eq!(pool_entries(1, 1, 1), MIN_ENTRIES);
+        assert_eq!(pool_entries(3000, 1000, 1), MAX_ENTRIES);
+    }
+
+    #[test]
+    fn does_not_overflow_on_extreme_inputs() {
+        assert_eq!(pool_entries(u32::MAX, u32::MAX, u32::MAX), MAX_ENTRIES);
+    }
+
+    #[test]
+    fn exact_products_are_not_rounded() {
+        assert_eq!(pool_entries(100, 250, 2), 50);
+        assert_eq!(pool_entries(1024, 1000, 1), 1024);
+    }
+}
