@@ -51,6 +51,7 @@ mod tests {
     #[test]
     fn header_has_no_tail_padding_beyond_alignment() {
         assert_eq!(MsgHeader::SIZE % MsgHeader::ALIGN, 0);
-        assert!(MsgHeader::SIZE >= 8 + core::mem::size_of::<usize>() + DISPATCHER_TARGETS_MAX);
+        // data[] follows targets[] directly in C; the Rust header must end exactly there.
+        assert_eq!(core::mem::offset_of!(MsgHeader, targets) + DISPATCHER_TARGETS_MAX, MsgHeader::SIZE);
     }
 }

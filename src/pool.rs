@@ -530,3 +530,204 @@ impl<'a, P: Port> Pool<'a, P> {
         unsafe { d.msg_ptr().cast::<u8>().add(MsgHeader::SIZE) }
     }
 }
+
+#[cfg(all(test, feature = "std", not(loom)))]
+mod tests {
+    use super::*;
+    use crate::host::{as_isr, HostPool, StdPort};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn pool(entries: usize) -> HostPool {
+        HostPool::new(PoolConfig::new(entries, 32)).unwrap()
+    }
+
+    #[test]
+    fn fresh_pool_hands_out_every_entry_once_then_reports_exhausted() {
+        let h = pool(3);
+        let p = h.pool();
+        let a = p.try_alloc_raw().unwrap();
+        let b = p.try_alloc_raw().unwrap();
+        let c = p.try_alloc_raw().unwrap();
+        assert!(!core::ptr::eq(a, b) && !core::ptr::eq(b, c) && !core::ptr::eq(a, c));
+        assert_eq!(p.try_alloc_raw().err(), Some(PoolError::Exhausted));
+        let s = p.snapshot();
+        assert_eq!((s.pool_in_use, s.pool_alloc_failures, s.high_water), (3, 1, 3));
+        for d in [a, b, c] {
+            p.unref_raw(d).unwrap();
+        }
+        assert_eq!(p.check().unwrap(), CheckReport { free: 3, held: 0, heap_held: 0 });
+    }
+
+    #[test]
+    fn freed_entry_is_reused_first() {
+        let h = pool(4);
+        let p = h.pool();
+        let a = p.try_alloc_raw().unwrap();
+        let _b = p.try_alloc_raw().unwrap();
+        p.unref_raw(a).unwrap();
+        assert!(core::ptr::eq(p.try_alloc_raw().unwrap(), a));
+    }
+
+    #[test]
+    fn messages_are_distinct_stride_spaced_and_aligned() {
+        let h = pool(4);
+        let p = h.pool();
+        let base = p.region().as_ptr() as usize;
+        for (i, d) in p.descriptors().iter().enumerate() {
+            let m = d.msg_ptr() as usize;
+            assert_eq!(m, base + i * p.layout().stride);
+            assert_eq!(m % MsgHeader::ALIGN, 0);
+        }
+    }
+
+    #[test]
+    fn extra_refs_keep_the_entry_until_the_last_unref() {
+        let h = pool(1);
+        let p = h.pool();
+        let d = p.try_alloc_raw().unwrap();
+        assert_eq!(p.ref_raw(d), Ok(2));
+        p.unref_raw(d).unwrap();
+        assert_eq!(p.try_alloc_raw().err(), Some(PoolError::Exhausted));
+        p.unref_raw(d).unwrap();
+        assert!(p.try_alloc_raw().is_ok());
+    }
+
+    #[test]
+    fn config_is_checked() {
+        assert_eq!(PoolConfig::new(0, 8).layout().err(), Some(PoolError::BadEntryCount));
+        assert_eq!(PoolConfig::new(1025, 8).layout().err(), Some(PoolError::BadEntryCount));
+        assert_eq!(PoolConfig::new(8, 0).layout().err(), Some(PoolError::BadPayloadSize));
+        assert_eq!(PoolConfig::new(8, DEFAULT_MAX_PAYLOAD + 1).layout().err(), Some(PoolError::BadPayloadSize));
+        assert_eq!(PoolConfig::new(1, 1).with_heap_slots(MAX_HEAP_SLOTS + 1).layout().err(), Some(PoolError::BadEntryCount));
+        let l = PoolConfig::new(1024, 1).layout().unwrap();
+        assert_eq!(l.stride % MsgHeader::ALIGN, 0);
+        assert!(l.stride >= MsgHeader::SIZE + 1);
+    }
+
+    #[test]
+    fn too_small_or_misaligned_memory_is_refused() {
+        let cfg = PoolConfig::new(2, 16);
+        let l = cfg.layout().unwrap();
+        let mut descs: std::vec::Vec<Descriptor> = (0..2).map(|_| Descriptor::new()).collect();
+        let mut region = std::vec![0u64; l.region_bytes() / 8 + 2];
+        let bytes = region.as_mut_ptr().cast::<u8>();
+        // SAFETY: in bounds of `region`, which outlives the slices.
+        let short = unsafe { core::slice::from_raw_parts_mut(bytes, l.region_bytes() - 1) };
+        assert_eq!(Pool::new(StdPort::new(), cfg, &mut descs, short).err(), Some(PoolError::RegionTooSmall));
+        // SAFETY: as above, one byte in.
+        let odd = unsafe { core::slice::from_raw_parts_mut(bytes.add(1), l.region_bytes()) };
+        assert_eq!(Pool::new(StdPort::new(), cfg, &mut descs, odd).err(), Some(PoolError::RegionMisaligned));
+        // SAFETY: as above.
+        let ok = unsafe { core::slice::from_raw_parts_mut(bytes, l.region_bytes()) };
+        assert_eq!(Pool::new(StdPort::new(), cfg, &mut descs[..1], ok).err(), Some(PoolError::RegionTooSmall));
+    }
+
+    #[test]
+    fn heap_fallback_is_used_only_when_empty_and_returns_to_the_heap() {
+        let h = HostPool::new(PoolConfig::new(1, 16).with_heap_slots(2)).unwrap();
+        let p = h.pool();
+        let a = p.try_alloc_or(Fallback::Heap).unwrap();
+        assert_eq!(p.snapshot().fallback_allocs, 0);
+        let b = p.try_alloc_or(Fallback::Heap).unwrap();
+        let c = p.try_alloc_or(Fallback::Heap).unwrap();
+        assert_eq!(p.try_alloc_or(Fallback::Heap).err(), Some(PoolError::Exhausted));
+        let s = p.snapshot();
+        assert_eq!((s.fallback_allocs, s.fallback_in_use, s.pool_drop_count), (2, 2, 1));
+        assert_eq!(p.check().unwrap().heap_held, 2);
+        drop((a, b, c));
+        let s = p.snapshot();
+        assert_eq!((s.fallback_in_use, s.pool_in_use), (0, 0));
+        assert_eq!(p.check().unwrap(), CheckReport { free: 1, held: 0, heap_held: 0 });
+    }
+
+    #[test]
+    fn heap_failure_is_a_counted_drop() {
+        let port = StdPort::new();
+        port.set_heap_budget(0);
+        let h = HostPool::with_port(port, PoolConfig::new(1, 16).with_heap_slots(1)).unwrap();
+        let p = h.pool();
+        let _a = p.try_alloc().unwrap();
+        assert_eq!(p.try_alloc_or(Fallback::Heap).err(), Some(PoolError::Exhausted));
+        assert_eq!(p.snapshot().pool_drop_count, 1);
+        p.check().unwrap();
+    }
+
+    #[test]
+    fn drop_policy_counts_a_drop_and_an_alloc_failure() {
+        let h = pool(1);
+        let p = h.pool();
+        let _a = p.try_alloc().unwrap();
+        assert_eq!(p.try_alloc_or(Fallback::Drop).err(), Some(PoolError::Exhausted));
+        let s = p.snapshot();
+        assert_eq!((s.pool_drop_count, s.pool_alloc_failures), (1, 1));
+    }
+
+    #[test]
+    fn blocking_alloc_times_out_after_its_timeout_and_counts_it() {
+        let h = pool(1);
+        let p = h.pool();
+        let _a = p.try_alloc().unwrap();
+        let t = Instant::now();
+        assert_eq!(p.alloc_blocking(Timeout::Millis(30)).err(), Some(PoolError::Timeout));
+        let waited = t.elapsed();
+        assert!(waited >= Duration::from_millis(30), "{waited:?}");
+        assert_eq!(p.snapshot().pool_alloc_failures, 1);
+        assert_eq!(p.waiters(), 0);
+        assert_eq!(p.alloc_blocking(Timeout::NoWait).err(), Some(PoolError::Exhausted));
+    }
+
+    #[test]
+    fn blocking_alloc_wakes_when_another_thread_frees() {
+        let h = Arc::new(pool(1));
+        let a = h.pool().try_alloc_raw().unwrap() as *const Descriptor as usize;
+        let h2 = h.clone();
+        let freer = std::thread::spawn(move || {
+            while h2.pool().waiters() == 0 {
+                std::thread::yield_now();
+            }
+            h2.pool().unref_raw(a as *const Descriptor).unwrap();
+        });
+        let got = h.pool().alloc_blocking_raw(Timeout::Forever).unwrap();
+        assert_eq!(got as *const Descriptor as usize, a);
+        freer.join().unwrap();
+        h.pool().unref_raw(got).unwrap();
+        h.pool().check().unwrap();
+    }
+
+    #[test]
+    fn blocking_alloc_in_isr_needs_a_zero_timeout() {
+        let h = pool(1);
+        let p = h.pool();
+        as_isr(|| {
+            assert_eq!(p.alloc_blocking_raw(Timeout::Millis(5)).err(), Some(PoolError::BlockingInIsr));
+            assert_eq!(p.alloc_blocking_raw(Timeout::Forever).err(), Some(PoolError::BlockingInIsr));
+            let d = p.alloc_blocking_raw(Timeout::NoWait).unwrap();
+            p.unref_raw(d).unwrap();
+        });
+        p.check().unwrap();
+    }
+
+    #[test]
+    fn leak_report_names_old_entries_and_their_holder() {
+        let h = pool(3);
+        let p = h.pool();
+        let a = p.try_alloc_raw().unwrap();
+        p.set_holder(a, 7);
+        std::thread::sleep(Duration::from_millis(20));
+        let _b = p.try_alloc_raw().unwrap();
+        let leaks = p.leak_report::<4>(15);
+        assert_eq!(leaks.len(), 1);
+        assert_eq!((leaks[0].index, leaks[0].holder, leaks[0].refcount), (0, 7, 1));
+        assert!(leaks[0].age_ms >= 15);
+        assert_eq!(p.leaks(0, &mut []), 2);
+    }
+
+    #[test]
+    fn check_detects_a_corrupted_refcount() {
+        let h = pool(2);
+        let p = h.pool();
+        p.descriptors()[1].refcount.store(1, Ordering::Relaxed); // free but "held"
+        assert_eq!(p.check().err(), Some(PoolError::Corrupt));
+    }
+}

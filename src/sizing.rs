@@ -15,11 +15,11 @@ pub const MAX_ENTRIES: u32 = 1024;
 /// assert_eq!(pool_entries(9999, 1000, 4), 1024);
 /// ```
 pub const fn pool_entries(targets: u32, fanout_permille: u32, concurrency: u32) -> u32 {
-    let product = targets as u64 * fanout_permille as u64 * concurrency as u64;
+    let product = targets as u128 * fanout_permille as u128 * concurrency as u128;
     let entries = product.div_ceil(1000);
-    if entries < MIN_ENTRIES as u64 {
+    if entries < MIN_ENTRIES as u128 {
         MIN_ENTRIES
-    } else if entries > MAX_ENTRIES as u64 {
+    } else if entries > MAX_ENTRIES as u128 {
         MAX_ENTRIES
     } else {
         entries as u32
