@@ -268,20 +268,23 @@ pub struct HostMemory {
     region: &'static mut [u8],
 }
 
-/// A pool that owns its memory (the host's stand-in for static arrays).
+/// A pool that owns its memory (the host's stand-in for static arrays), generic over the port.
 ///
-/// Borrow the pool with [`pool`](HostPool::pool); it frees its memory when dropped.
-pub struct HostPool {
-    pool: core::mem::ManuallyDrop<Pool<'static, StdPort>>,
+/// Borrow the pool with [`pool`](OwnedPool::pool); it frees its memory when dropped.
+pub struct OwnedPool<P: Port> {
+    pool: core::mem::ManuallyDrop<Pool<'static, P>>,
     descs: *mut [Descriptor],
     region: *mut [u64],
 }
 
+/// An [`OwnedPool`] with the std port.
+pub type HostPool = OwnedPool<StdPort>;
+
 // SAFETY: the raw pointers are only used in `drop` to free the memory the pool borrows; the
-// pool itself is Send + Sync.
-unsafe impl Send for HostPool {}
+// pool itself is Send + Sync when its port is.
+unsafe impl<P: Port + Send> Send for OwnedPool<P> {}
 // SAFETY: as above; shared access goes through `Pool`, which is Sync.
-unsafe impl Sync for HostPool {}
+unsafe impl<P: Port> Sync for OwnedPool<P> {}
 
 fn alloc_memory(cfg: PoolConfig) -> Result<(*mut [Descriptor], *mut [u64], usize), PoolError> {
     let layout = cfg.layout()?;
@@ -291,31 +294,10 @@ fn alloc_memory(cfg: PoolConfig) -> Result<(*mut [Descriptor], *mut [u64], usize
     Ok((Box::into_raw(descs), Box::into_raw(region), layout.region_bytes()))
 }
 
-impl HostPool {
+impl OwnedPool<StdPort> {
     /// A pool with the std port and memory from the heap.
     pub fn new(cfg: PoolConfig) -> Result<Self, PoolError> {
         Self::with_port(StdPort::new(), cfg)
-    }
-
-    /// A pool with the given port.
-    pub fn with_port(port: StdPort, cfg: PoolConfig) -> Result<Self, PoolError> {
-        let (descs, region, bytes) = alloc_memory(cfg)?;
-        // SAFETY: both pointers come from `Box::into_raw` just above and are unaliased; the
-        // pool borrows them until `drop`, which drops the pool first.
-        let (d, r) = unsafe { (&mut *descs, core::slice::from_raw_parts_mut((*region).as_mut_ptr().cast::<u8>(), bytes)) };
-        match Pool::new(port, cfg, d, r) {
-            Ok(pool) => Ok(HostPool { pool: core::mem::ManuallyDrop::new(pool), descs, region }),
-            Err(e) => {
-                // SAFETY: not borrowed by anything (Pool::new failed).
-                unsafe { drop((Box::from_raw(descs), Box::from_raw(region))) };
-                Err(e)
-            }
-        }
-    }
-
-    /// The pool, borrowed for as long as `self`.
-    pub fn pool(&self) -> &Pool<'_, StdPort> {
-        &self.pool
     }
 
     /// Memory that is never freed, for a [`crate::global::GlobalPool`] or a `'static` pool.
@@ -327,6 +309,29 @@ impl HostPool {
     }
 }
 
+impl<P: Port> OwnedPool<P> {
+    /// A pool with the given port and memory from the heap.
+    pub fn with_port(port: P, cfg: PoolConfig) -> Result<Self, PoolError> {
+        let (descs, region, bytes) = alloc_memory(cfg)?;
+        // SAFETY: both pointers come from `Box::into_raw` just above and are unaliased; the
+        // pool borrows them until `drop`, which drops the pool first.
+        let (d, r) = unsafe { (&mut *descs, core::slice::from_raw_parts_mut((*region).as_mut_ptr().cast::<u8>(), bytes)) };
+        match Pool::new(port, cfg, d, r) {
+            Ok(pool) => Ok(OwnedPool { pool: core::mem::ManuallyDrop::new(pool), descs, region }),
+            Err(e) => {
+                // SAFETY: not borrowed by anything (Pool::new failed).
+                unsafe { drop((Box::from_raw(descs), Box::from_raw(region))) };
+                Err(e)
+            }
+        }
+    }
+
+    /// The pool, borrowed for as long as `self`.
+    pub fn pool(&self) -> &Pool<'_, P> {
+        &self.pool
+    }
+}
+
 impl HostMemory {
     /// Builds the `'static` pool over this memory.
     pub fn into_pool<P: Port>(self, port: P) -> Result<Pool<'static, P>, PoolError> {
@@ -334,7 +339,7 @@ impl HostMemory {
     }
 }
 
-impl Drop for HostPool {
+impl<P: Port> Drop for OwnedPool<P> {
     fn drop(&mut self) {
         // Heap fallback messages still alive are leaked by their holders, not freed here.
         // SAFETY: dropped exactly once, before the memory it borrows.

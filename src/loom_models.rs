@@ -1,0 +1,309 @@
+//! loom models: the free list, the last-unref race, broadcast racing fast consumers, and
+//! blocking allocation racing frees (no lost wake-up, no double hand-out).
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test --profile loom --features std --lib loom_models`
+//! (`scripts/test` does, with `LOOM_MAX_PREEMPTIONS=2`).
+//!
+//! Message bytes live in raw memory loom cannot see, so each model shadows every entry's
+//! payload with a `loom::cell::UnsafeCell`: owners write or read it exactly where they would
+//! touch the payload, and loom reports a data race if the pool's orderings ever let two
+//! owners of one entry overlap (an entry handed out twice, or recycled while referenced).
+
+use crate::descriptor::Descriptor;
+use crate::host::OwnedPool;
+use crate::pool::{Pool, PoolConfig};
+use crate::port::{Port, Queue, Timeout};
+use crate::target::{Mode, Received, Target};
+use loom::cell::UnsafeCell;
+use loom::sync::{Arc, Condvar, Mutex};
+use loom::thread;
+use std::collections::VecDeque;
+use std::vec::Vec;
+
+/// `k_sem` semantics on loom primitives (see `host::HostSem`), limit configurable.
+struct LoomPort {
+    state: Mutex<(u32, u32, u32)>, // count, waiting, grants
+    cv: Condvar,
+    limit: u32,
+}
+
+impl LoomPort {
+    fn new(limit: u32) -> Self {
+        LoomPort { state: Mutex::new((0, 0, 0)), cv: Condvar::new(), limit }
+    }
+}
+
+impl Port for LoomPort {
+    fn now_ms(&self) -> u32 {
+        0
+    }
+    fn sem_take(&self, timeout: Timeout) -> bool {
+        let mut s = self.state.lock().unwrap();
+        if s.0 > 0 {
+            s.0 -= 1;
+            return true;
+        }
+        assert_ne!(timeout, Timeout::NoWait, "models only wait forever");
+        s.1 += 1;
+        loop {
+            if s.2 > 0 {
+                s.2 -= 1;
+                return true;
+            }
+            s = self.cv.wait(s).unwrap();
+        }
+    }
+    fn sem_give(&self) {
+        let mut s = self.state.lock().unwrap();
+        if s.1 > 0 {
+            s.1 -= 1;
+            s.2 += 1;
+            drop(s);
+            self.cv.notify_one();
+        } else if s.0 < self.limit {
+            s.0 += 1;
+        }
+    }
+}
+
+/// A pointer queue on a loom mutex; `get` with a timeout blocks on a condvar.
+struct LoomQueue(Mutex<VecDeque<usize>>, usize, Condvar);
+
+impl LoomQueue {
+    fn new(depth: usize) -> Self {
+        LoomQueue(Mutex::new(VecDeque::new()), depth, Condvar::new())
+    }
+}
+
+impl Queue for LoomQueue {
+    fn item_size(&self) -> usize {
+        core::mem::size_of::<usize>()
+    }
+    unsafe fn try_put(&self, item: *const u8) -> bool {
+        let mut q = self.0.lock().unwrap();
+        if q.len() == self.1 {
+            return false;
+        }
+        // SAFETY: pointer-mode items are one usize.
+        q.push_back(unsafe { item.cast::<usize>().read_unaligned() });
+        drop(q);
+        self.2.notify_one();
+        true
+    }
+    unsafe fn get(&self, out: *mut u8, timeout: Timeout) -> bool {
+        let mut q = self.0.lock().unwrap();
+        loop {
+            if let Some(v) = q.pop_front() {
+                // SAFETY: pointer-mode items are one usize.
+                unsafe { out.cast::<usize>().write_unaligned(v) };
+                return true;
+            }
+            if timeout == Timeout::NoWait {
+                return false;
+            }
+            q = self.2.wait(q).unwrap();
+        }
+    }
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+    fn purge(&self) -> usize {
+        let mut q = self.0.lock().unwrap();
+        let n = q.len();
+        q.clear();
+        n
+    }
+}
+
+/// Shadow payloads, one per entry.
+struct Shadow(Vec<UnsafeCell<u32>>);
+
+// SAFETY: accesses are what the model checks; loom reports any unsynchronised pair.
+unsafe impl Sync for Shadow {}
+// SAFETY: as above.
+unsafe impl Send for Shadow {}
+
+impl Shadow {
+    fn new(n: usize) -> Self {
+        Shadow((0..n).map(|_| UnsafeCell::new(0)).collect())
+    }
+    fn write(&self, i: usize, v: u32) {
+        // SAFETY: checked by loom: only an exclusive owner may write.
+        self.0[i].with_mut(|p| unsafe { *p = v });
+    }
+    fn read(&self, i: usize) -> u32 {
+        // SAFETY: checked by loom: readers are owners and no writer overlaps.
+        self.0[i].with(|p| unsafe { *p })
+    }
+}
+
+struct World {
+    pool: OwnedPool<LoomPort>,
+    shadow: Shadow,
+}
+
+fn world(entries: usize, sem_limit: u32) -> Arc<World> {
+    Arc::new(World {
+        pool: OwnedPool::with_port(LoomPort::new(sem_limit), PoolConfig::new(entries, 8)).unwrap(),
+        shadow: Shadow::new(entries),
+    })
+}
+
+fn index(pool: &Pool<'_, LoomPort>, d: &Descriptor) -> usize {
+    pool.index_of(d).unwrap()
+}
+
+#[test]
+fn free_list_never_hands_an_entry_out_twice_or_loses_one() {
+    loom::model(|| {
+        let w = world(2, 1);
+        let threads: Vec<_> = (0..2u32)
+            .map(|t| {
+                let w = w.clone();
+                thread::spawn(move || {
+                    let p = w.pool.pool();
+                    for round in 0..2 {
+                        if let Ok(d) = p.try_alloc_raw() {
+                            let i = index(p, d);
+                            w.shadow.write(i, t * 10 + round);
+                            assert_eq!(w.shadow.read(i), t * 10 + round);
+                            p.unref_raw(d).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let r = w.pool.pool().check().unwrap();
+        assert_eq!((r.free, r.held), (2, 0));
+    });
+}
+
+#[test]
+fn last_unref_race_recycles_exactly_once() {
+    loom::model(|| {
+        let w = world(1, 1);
+        let p = w.pool.pool();
+        let d = p.try_alloc_raw().unwrap();
+        p.ref_raw(d).unwrap();
+        let addr = d as *const Descriptor as usize;
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let w = w.clone();
+                thread::spawn(move || {
+                    let p = w.pool.pool();
+                    assert_eq!(w.shadow.read(0), 0);
+                    p.unref_raw(addr as *const Descriptor).unwrap();
+                    // The entry may now be reused: allocate and write it.
+                    if let Ok(d) = p.try_alloc_raw() {
+                        w.shadow.write(0, 1);
+                        w.shadow.write(0, 0);
+                        p.unref_raw(d).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let r = w.pool.pool().check().unwrap();
+        assert_eq!((r.free, r.held), (1, 0));
+        let s = w.pool.pool().snapshot();
+        assert_eq!(s.allocations, s.frees);
+    });
+}
+
+#[test]
+fn broadcast_racing_fast_consumers_never_recycles_a_referenced_entry() {
+    loom::model(|| {
+        let w = world(1, 1);
+        let targets: Arc<[Target<LoomQueue>; 2]> = Arc::new([
+            Target::new(LoomQueue::new(1), Mode::Pointer, 1).unwrap(),
+            Target::new(LoomQueue::new(1), Mode::Pointer, 2).unwrap(),
+        ]);
+        let consumers: Vec<_> = (0..2)
+            .map(|k| {
+                let (w, targets) = (w.clone(), targets.clone());
+                thread::spawn(move || {
+                    let p = w.pool.pool();
+                    match p.receive(&targets[k], None, Timeout::Forever) {
+                        Ok(Received::Msg(m)) => assert_eq!(w.shadow.read(index(p, m.descriptor())), 7),
+                        _ => panic!("nothing received"),
+                    }
+                })
+            })
+            .collect();
+        let p = w.pool.pool();
+        let m = p.try_alloc().unwrap();
+        w.shadow.write(index(p, m.descriptor()), 7);
+        let refs = [&targets[0], &targets[1]];
+        assert_eq!(p.broadcast(m, &refs), Ok(2));
+        // Reuse as soon as the pool allows: must not overlap a consumer's read.
+        if let Ok(m2) = p.try_alloc() {
+            w.shadow.write(index(p, m2.descriptor()), 9);
+            w.shadow.write(index(p, m2.descriptor()), 7);
+        }
+        for c in consumers {
+            c.join().unwrap();
+        }
+        assert_eq!(p.check().unwrap().free, 1);
+    });
+}
+
+#[test]
+fn blocking_alloc_is_woken_by_a_free() {
+    // Semaphore limit 1: gives at the limit are ignored, the hardest case.
+    loom::model(|| {
+        let w = world(1, 1);
+        let p = w.pool.pool();
+        let d = p.try_alloc_raw().unwrap();
+        let addr = d as *const Descriptor as usize;
+        let waiter = {
+            let w = w.clone();
+            thread::spawn(move || {
+                let p = w.pool.pool();
+                let d = p.alloc_blocking_raw(Timeout::Forever).unwrap();
+                w.shadow.write(0, 2);
+                p.unref_raw(d).unwrap();
+            })
+        };
+        w.shadow.write(0, 1);
+        p.unref_raw(addr as *const Descriptor).unwrap();
+        waiter.join().unwrap();
+        assert_eq!(p.check().unwrap().free, 1);
+        assert_eq!(p.waiters(), 0);
+    });
+}
+
+#[test]
+fn two_blocked_allocators_both_get_an_entry() {
+    loom::model(|| {
+        let w = world(2, 1);
+        let p = w.pool.pool();
+        let a = p.try_alloc_raw().unwrap() as *const Descriptor as usize;
+        let b = p.try_alloc_raw().unwrap() as *const Descriptor as usize;
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let w = w.clone();
+                thread::spawn(move || {
+                    let p = w.pool.pool();
+                    let d = p.alloc_blocking_raw(Timeout::Forever).unwrap();
+                    let i = index(p, d);
+                    w.shadow.write(i, 5);
+                    // Keep it: both waiters must be served by the two frees.
+                    d as *const Descriptor as usize
+                })
+            })
+            .collect();
+        p.unref_raw(a as *const Descriptor).unwrap();
+        p.unref_raw(b as *const Descriptor).unwrap();
+        let got: Vec<usize> = waiters.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_ne!(got[0], got[1]);
+        for g in got {
+            p.unref_raw(g as *const Descriptor).unwrap();
+        }
+        assert_eq!(p.check().unwrap().free, 2);
+    });
+}
