@@ -9,7 +9,8 @@ use core::fmt::{self, Write};
 /// The pool's live counters.
 pub(crate) struct Counters {
     pub(crate) allocations: AtomicU32,
-    pub(crate) frees: AtomicU32,
+    /// Exact: incremented at allocation, decremented at the last unref.
+    pub(crate) in_use: AtomicU32,
     pub(crate) alloc_failures: AtomicU32,
     pub(crate) drops: AtomicU32,
     pub(crate) enqueue_failures: AtomicU32,
@@ -27,7 +28,7 @@ impl Counters {
         pub(crate) fn new() -> Counters {
             Counters {
                 allocations: AtomicU32::new(0),
-                frees: AtomicU32::new(0),
+                in_use: AtomicU32::new(0),
                 alloc_failures: AtomicU32::new(0),
                 drops: AtomicU32::new(0),
                 enqueue_failures: AtomicU32::new(0),
@@ -50,19 +51,23 @@ impl Counters {
     /// Records an allocation of a pool entry and raises the high-water mark.
     #[inline]
     pub(crate) fn on_alloc(&self) {
-        let allocs = self.allocations.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        let in_use = allocs.wrapping_sub(self.frees.load(Ordering::Relaxed));
+        self.allocations.fetch_add(1, Ordering::Relaxed);
+        let in_use = self.in_use.fetch_add(1, Ordering::Relaxed) + 1;
         if in_use > self.high_water.load(Ordering::Relaxed) {
             self.high_water.fetch_max(in_use, Ordering::Relaxed);
         }
     }
 
-    /// Entries of the pool held now (allocations − frees).
+    /// Records a pool entry returned to the free list.
+    #[inline]
+    pub(crate) fn on_free(&self) {
+        self.in_use.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Entries of the pool held now.
     #[inline]
     pub(crate) fn in_use(&self) -> u32 {
-        // Read frees first: a racing free cannot then make the difference negative.
-        let frees = self.frees.load(Ordering::Relaxed);
-        self.allocations.load(Ordering::Relaxed).wrapping_sub(frees)
+        self.in_use.load(Ordering::Relaxed)
     }
 }
 
@@ -83,7 +88,7 @@ pub struct Snapshot {
     pub high_water: u32,
     /// Successful pool allocations.
     pub allocations: u32,
-    /// Pool entries returned to the free list.
+    /// Pool entries returned to the free list (`allocations - pool_in_use`).
     pub frees: u32,
     /// Refused `unref` calls (double unref, NULL, foreign or misaligned pointer).
     pub invalid_unrefs: u32,
@@ -107,15 +112,17 @@ impl Counters {
     pub(crate) fn snapshot(&self, pool_total: u32, payload_size: u32, stride: u32) -> Snapshot {
         let r = |c: &AtomicU32| c.load(Ordering::Relaxed);
         let fallback_allocs = r(&self.fallback_allocs);
+        let in_use = self.in_use();
+        let allocations = r(&self.allocations);
         Snapshot {
             pool_total,
-            pool_in_use: self.in_use(),
+            pool_in_use: in_use,
             pool_alloc_failures: r(&self.alloc_failures),
             pool_drop_count: r(&self.drops),
             enqueue_failures: r(&self.enqueue_failures),
             high_water: r(&self.high_water),
-            allocations: r(&self.allocations),
-            frees: r(&self.frees),
+            allocations,
+            frees: allocations.wrapping_sub(in_use),
             invalid_unrefs: r(&self.invalid_unrefs),
             invalid_refs: r(&self.invalid_refs),
             fallback_allocs,
@@ -295,7 +302,7 @@ mod tests {
         let c = Counters::new();
         c.on_alloc();
         c.on_alloc();
-        Counters::bump(&c.frees);
+        c.on_free();
         c.on_alloc();
         assert_eq!(c.high_water.load(Ordering::Relaxed), 2);
         assert_eq!(c.in_use(), 2);

@@ -429,8 +429,8 @@ impl<'a, P: Port> Pool<'a, P> {
     #[inline]
     pub(crate) fn recycle(&self, index: usize, d: &Descriptor) {
         if index < self.layout.entries {
+            self.counters.on_free();
             self.free.push(self.descs, index as u16);
-            Counters::bump(&self.counters.frees);
             fence(Ordering::SeqCst);
             if self.waiters.load(Ordering::Relaxed) > 0 {
                 self.port.sem_give();

@@ -1,1 +1,156 @@
+//! Multi-threaded stress: 4 producers and 8 consumers move >= 1,000,000 messages (release
+//! build) through try_alloc, blocking alloc, heap fallback, broadcast to pointer and value
+//! targets and extra refs, with payload integrity checked by every consumer; at the end the
+//! pool is empty, allocations == frees, `check()` passes and every counter adds up.
 
+use dispatcher_pool::host::{HostPool, HostQueue};
+use dispatcher_pool::{Fallback, Mode, PoolConfig, PoolError, Queue, Received, Target, Timeout};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+const PRODUCERS: usize = 4;
+const CONSUMERS: usize = 8;
+const PAYLOAD: usize = 64;
+
+fn fill(buf: &mut [u8], producer: usize, seq: u64) -> usize {
+    let len = 8 + (seq % 48) as usize;
+    buf[..8].copy_from_slice(&seq.to_le_bytes());
+    for (k, b) in buf[8..len].iter_mut().enumerate() {
+        *b = (seq as u8).wrapping_mul(31).wrapping_add(k as u8) ^ producer as u8;
+    }
+    len
+}
+
+fn verify(payload: &[u8], source: u16) {
+    assert!(payload.len() >= 8, "short payload");
+    let seq = u64::from_le_bytes(payload[..8].try_into().unwrap());
+    let mut expect = [0u8; PAYLOAD];
+    let len = fill(&mut expect, source as usize, seq);
+    assert_eq!(payload, &expect[..len], "payload corrupted (seq {seq}, producer {source})");
+}
+
+#[test]
+fn many_producers_and_consumers_leave_the_pool_whole() {
+    let total: u64 = if cfg!(debug_assertions) { 100_000 } else { 1_000_000 };
+    let h = HostPool::new(PoolConfig::new(64, PAYLOAD).with_heap_slots(8)).unwrap();
+    let p = h.pool();
+    let stride = p.layout().stride;
+    let targets: Vec<Target<HostQueue>> = (0..CONSUMERS)
+        .map(|k| {
+            if k < 6 {
+                Target::new(HostQueue::pointers(16), Mode::Pointer, k as u16).unwrap()
+            } else {
+                Target::new(HostQueue::values(8, stride), Mode::Value, k as u16).unwrap()
+            }
+        })
+        .collect();
+    let stop = AtomicBool::new(false);
+    let consumed = AtomicU64::new(0);
+    let sent = AtomicU64::new(0);
+    let delivered_sum = AtomicU64::new(0);
+    let t0 = Instant::now();
+
+    std::thread::scope(|s| {
+        for (k, t) in targets.iter().enumerate() {
+            let (stop, consumed) = (&stop, &consumed);
+            s.spawn(move || {
+                let mut buf = vec![0u8; stride];
+                let slow = k == 0; // one deliberately slow consumer
+                loop {
+                    match p.receive(t, Some(&mut buf), Timeout::Millis(2)) {
+                        Ok(Received::Msg(m)) => {
+                            verify(m.payload(), m.header().source);
+                            if slow {
+                                std::hint::spin_loop();
+                            }
+                        }
+                        Ok(Received::Value(_)) => {
+                            // SAFETY: the value copy starts with a MsgHeader.
+                            let hdr = unsafe { buf.as_ptr().cast::<dispatcher_pool::MsgHeader>().read_unaligned() };
+                            let start = dispatcher_pool::MsgHeader::SIZE;
+                            verify(&buf[start..start + hdr.message_len as usize], hdr.source);
+                        }
+                        Err(PoolError::Timeout) => {
+                            if stop.load(Ordering::Acquire) && t.queue().is_empty() {
+                                return;
+                            }
+                            continue;
+                        }
+                        Err(e) => panic!("receive: {e}"),
+                    }
+                    consumed.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        let producers: Vec<_> = (0..PRODUCERS)
+            .map(|id| {
+                let (targets, sent, delivered_sum) = (&targets, &sent, &delivered_sum);
+                s.spawn(move || {
+                    let per = total / PRODUCERS as u64;
+                    let mut seq = 0u64;
+                    while seq < per {
+                        let m = match id {
+                            0 | 1 => p.try_alloc(),
+                            2 => p.alloc_blocking(Timeout::Millis(5)),
+                            _ => p.try_alloc_or(Fallback::Heap),
+                        };
+                        let Ok(mut m) = m else {
+                            std::thread::yield_now();
+                            continue;
+                        };
+                        let mut buf = [0u8; PAYLOAD];
+                        let len = fill(&mut buf, id, seq);
+                        m.write(&buf[..len]).unwrap();
+                        m.header_mut().unwrap().source = id as u16;
+                        let extra = (seq % 7 == 0).then(|| m.try_clone().unwrap());
+                        let mask = (seq.wrapping_mul(2654435761) >> 7) as usize | 1;
+                        let chosen: Vec<&Target<HostQueue>> =
+                            targets.iter().enumerate().filter(|(k, _)| mask & (1 << k) != 0).map(|(_, t)| t).collect();
+                        let n = p.broadcast(m, &chosen).unwrap();
+                        if let Some(extra) = extra {
+                            verify(extra.payload(), id as u16);
+                        }
+                        delivered_sum.fetch_add(n as u64, Ordering::Relaxed);
+                        sent.fetch_add(1, Ordering::Relaxed);
+                        seq += 1;
+                    }
+                })
+            })
+            .collect();
+        for t in producers {
+            t.join().unwrap();
+        }
+        stop.store(true, Ordering::Release);
+    });
+
+    let secs = t0.elapsed().as_secs_f64();
+    let s = p.snapshot();
+    let sent = sent.load(Ordering::Relaxed);
+    println!(
+        "stress: {sent} messages, {} deliveries in {secs:.2}s ({:.0} msg/s, {:.0} deliveries/s); \
+         alloc_failures {} drops {} enqueue_failures {} fallback {} high_water {}",
+        consumed.load(Ordering::Relaxed),
+        sent as f64 / secs,
+        consumed.load(Ordering::Relaxed) as f64 / secs,
+        s.pool_alloc_failures,
+        s.pool_drop_count,
+        s.enqueue_failures,
+        s.fallback_allocs,
+        s.high_water
+    );
+    assert!(sent >= total - total % PRODUCERS as u64);
+    assert_eq!(s.pool_in_use, 0);
+    assert!(s.high_water > 0 && s.high_water <= 64, "high water {}", s.high_water);
+    assert_eq!(s.fallback_in_use, 0);
+    assert_eq!(s.allocations, s.frees);
+    assert_eq!(s.broadcasts as u64, sent);
+    assert_eq!(s.invalid_unrefs + s.invalid_refs, 0);
+    let delivered: u64 = targets.iter().map(|t| t.stats().delivered as u64).sum();
+    let failed: u64 = targets.iter().map(|t| t.stats().failed as u64).sum();
+    assert_eq!(delivered, delivered_sum.load(Ordering::Relaxed));
+    assert_eq!(delivered, consumed.load(Ordering::Relaxed));
+    assert_eq!(failed, s.enqueue_failures as u64);
+    assert_eq!(s.allocations as u64 + s.fallback_allocs as u64, sent);
+    let report = p.check().unwrap();
+    assert_eq!((report.free, report.held, report.heap_held), (64, 0, 0));
+}

@@ -27,7 +27,10 @@ pub struct BenchPort {
 impl BenchPort {
     /// A port whose clock reads 0 until [`tick`](Self::tick) is called.
     pub fn new() -> Self {
-        BenchPort { ticks: AtomicU32::new(0), sem: HostSem::new(u32::MAX) }
+        BenchPort {
+            ticks: AtomicU32::new(0),
+            sem: HostSem::new(u32::MAX),
+        }
     }
 
     /// Advances the clock by one millisecond.
@@ -166,7 +169,9 @@ impl ByteRing {
     fn copy(&self, src: *const u8, dst: *mut u8) {
         if self.item == 8 {
             // SAFETY: both point to `item` = 8 valid bytes (see `try_put`/`try_get`).
-            unsafe { ptr::write_unaligned(dst.cast::<u64>(), ptr::read_unaligned(src.cast::<u64>())) };
+            unsafe {
+                ptr::write_unaligned(dst.cast::<u64>(), ptr::read_unaligned(src.cast::<u64>()))
+            };
         } else {
             // SAFETY: both point to `item` valid bytes and a slot never overlaps a caller's buffer.
             unsafe { ptr::copy_nonoverlapping(src, dst, self.item) };

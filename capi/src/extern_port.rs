@@ -1,0 +1,197 @@
+//! The core's [`Port`] and [`Queue`] over the C port functions of
+//! `include/dispatcher_pool_port.h` (`dispatcher_port_*`).
+
+use crate::types::k_msgq;
+use core::alloc::Layout;
+use core::ffi::{c_int, c_void};
+use pool_core::error::Errno;
+use pool_core::{Port, Queue, Timeout};
+
+extern "C" {
+    fn dispatcher_port_now_ms() -> u32;
+    fn dispatcher_port_in_isr() -> bool;
+    fn dispatcher_port_sem_take(timeout_ms: i32) -> bool;
+    fn dispatcher_port_sem_give();
+    fn dispatcher_port_heap_alloc(size: usize, align: usize) -> *mut c_void;
+    fn dispatcher_port_heap_free(p: *mut c_void);
+    pub(crate) fn dispatcher_port_region_alloc(
+        size: usize,
+        align: usize,
+        external: *mut bool,
+    ) -> *mut c_void;
+    pub(crate) fn dispatcher_port_descriptors_alloc(size: usize, align: usize) -> *mut c_void;
+    fn dispatcher_port_msgq_put(q: *mut k_msgq, item: *const c_void) -> bool;
+    fn dispatcher_port_msgq_get(q: *mut k_msgq, item: *mut c_void, timeout_ms: i32) -> bool;
+    fn dispatcher_port_msgq_item_size(q: *mut k_msgq) -> usize;
+    fn dispatcher_port_msgq_len(q: *mut k_msgq) -> usize;
+    fn dispatcher_port_msgq_purge(q: *mut k_msgq) -> usize;
+    static dispatcher_port_errno: [c_int; Errno::COUNT];
+}
+
+/// The C convention for a timeout: 0 = no wait, negative = forever, positive = milliseconds.
+fn timeout_ms(t: Timeout) -> i32 {
+    match t {
+        Timeout::NoWait => 0,
+        Timeout::Forever => -1,
+        Timeout::Millis(ms) => ms.min(i32::MAX as u32) as i32,
+    }
+}
+
+/// The negative errno C gets for `e`, looked up in the port's `dispatcher_port_errno` table
+/// (compiled against the platform's `errno.h`).
+pub(crate) fn neg_errno(e: pool_core::PoolError) -> c_int {
+    // SAFETY: `dispatcher_port_errno` is a constant array of `Errno::COUNT` ints defined by the
+    // C port, never written; every `Errno` discriminant is below `Errno::COUNT`.
+    let n = unsafe { dispatcher_port_errno[e.errno() as usize] };
+    -n
+}
+
+/// The OS port of the C API: every call goes to a `dispatcher_port_*` C function.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExternPort;
+
+impl Port for ExternPort {
+    fn now_ms(&self) -> u32 {
+        // SAFETY: C port function without arguments or preconditions.
+        unsafe { dispatcher_port_now_ms() }
+    }
+    fn in_isr(&self) -> bool {
+        // SAFETY: C port function without arguments or preconditions.
+        unsafe { dispatcher_port_in_isr() }
+    }
+    fn sem_take(&self, timeout: Timeout) -> bool {
+        // SAFETY: C port function; any timeout value is valid (k_sem_take semantics).
+        unsafe { dispatcher_port_sem_take(timeout_ms(timeout)) }
+    }
+    fn sem_give(&self) {
+        // SAFETY: C port function without arguments; ISR-safe by contract.
+        unsafe { dispatcher_port_sem_give() }
+    }
+    fn heap_alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: C port function; it returns NULL or a block of `size` bytes aligned to `align`.
+        unsafe { dispatcher_port_heap_alloc(layout.size(), layout.align()) }.cast()
+    }
+    unsafe fn heap_free(&self, ptr: *mut u8, _layout: Layout) {
+        // SAFETY: the caller guarantees `ptr` came from `heap_alloc`, i.e. from
+        // `dispatcher_port_heap_alloc`, and is not used afterwards.
+        unsafe { dispatcher_port_heap_free(ptr.cast()) }
+    }
+}
+
+/// A target's queue: a C `struct k_msgq *` (Zephyr's `k_msgq`, or the host test double).
+///
+/// A NULL queue (what a zero-initialised `dispatch_target_t` holds) has item size 0, is
+/// always empty and refuses every put.
+#[derive(Debug, Clone, Copy)]
+#[repr(transparent)]
+pub struct ExternQueue(*mut k_msgq);
+
+// SAFETY: a `k_msgq` is a kernel object made for use from many threads and ISRs at once; the
+// pointer itself is never written after the target is initialised.
+unsafe impl Sync for ExternQueue {}
+// SAFETY: as above; the queue is not tied to the thread that created it.
+unsafe impl Send for ExternQueue {}
+
+impl ExternQueue {
+    /// Wraps a queue pointer.
+    ///
+    /// # Safety
+    /// `q` is NULL or a `k_msgq` initialised by the C side that outlives every use of the
+    /// returned value (and of any target built over it).
+    pub const unsafe fn new(q: *mut k_msgq) -> Self {
+        ExternQueue(q)
+    }
+
+    /// The queue pointer.
+    pub fn as_ptr(&self) -> *mut k_msgq {
+        self.0
+    }
+}
+
+impl Queue for ExternQueue {
+    fn item_size(&self) -> usize {
+        if self.0.is_null() {
+            return 0;
+        }
+        // SAFETY: non-null queue, valid by the contract of `ExternQueue::new`.
+        unsafe { dispatcher_port_msgq_item_size(self.0) }
+    }
+    unsafe fn try_put(&self, item: *const u8) -> bool {
+        if self.0.is_null() {
+            return false;
+        }
+        // SAFETY: valid queue (see `new`); the caller guarantees `item` has `item_size()`
+        // readable bytes, which is what the put copies.
+        unsafe { dispatcher_port_msgq_put(self.0, item.cast()) }
+    }
+    unsafe fn get(&self, out: *mut u8, timeout: Timeout) -> bool {
+        if self.0.is_null() {
+            return false;
+        }
+        // SAFETY: valid queue (see `new`); the caller guarantees `out` has `item_size()`
+        // writable bytes, which is what the get copies.
+        unsafe { dispatcher_port_msgq_get(self.0, out.cast(), timeout_ms(timeout)) }
+    }
+    fn len(&self) -> usize {
+        if self.0.is_null() {
+            return 0;
+        }
+        // SAFETY: non-null queue, valid by the contract of `ExternQueue::new`.
+        unsafe { dispatcher_port_msgq_len(self.0) }
+    }
+    fn purge(&self) -> usize {
+        if self.0.is_null() {
+            return 0;
+        }
+        // SAFETY: non-null queue, valid by the contract of `ExternQueue::new`.
+        unsafe { dispatcher_port_msgq_purge(self.0) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_header_errno_indices_match_the_core_enum() {
+        let header = include_str!("../../include/dispatcher_pool_port.h");
+        let names = [
+            (Errno::EINVAL, "EINVAL"),
+            (Errno::ENOMEM, "ENOMEM"),
+            (Errno::EFAULT, "EFAULT"),
+            (Errno::EALREADY, "EALREADY"),
+            (Errno::ENODEV, "ENODEV"),
+            (Errno::EOVERFLOW, "EOVERFLOW"),
+            (Errno::EMSGSIZE, "EMSGSIZE"),
+            (Errno::EAGAIN, "EAGAIN"),
+            (Errno::EPERM, "EPERM"),
+            (Errno::ENOSPC, "ENOSPC"),
+            (Errno::EBUSY, "EBUSY"),
+            (Errno::EIO, "EIO"),
+        ];
+        assert_eq!(names.len(), Errno::COUNT);
+        for (e, name) in names {
+            let line = std::format!("#define DISPATCHER_ERRNO_{name} {}\n", e as u8);
+            assert!(
+                header.contains(&line),
+                "dispatcher_pool_port.h lacks {line:?}"
+            );
+        }
+        let count = std::format!("#define DISPATCHER_ERRNO_COUNT {}\n", Errno::COUNT);
+        assert!(
+            header.contains(&count),
+            "dispatcher_pool_port.h lacks {count:?}"
+        );
+    }
+
+    #[test]
+    fn timeouts_follow_the_c_convention() {
+        assert_eq!(timeout_ms(Timeout::NoWait), 0);
+        assert_eq!(timeout_ms(Timeout::Forever), -1);
+        assert_eq!(timeout_ms(Timeout::Millis(25)), 25);
+        assert_eq!(timeout_ms(Timeout::Millis(u32::MAX)), i32::MAX);
+        for ms in [-5, 0, 1, 1000, i32::MAX] {
+            assert_eq!(timeout_ms(Timeout::from_c_ms(ms)), ms.max(-1));
+        }
+    }
+}

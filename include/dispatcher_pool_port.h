@@ -1,0 +1,125 @@
+/*
+ * dispatcher_pool_port.h: the OS port of the dispatcher pool, implemented in C.
+ *
+ * The Rust library (libdispatcher_pool.a) calls these functions; the platform provides them:
+ * zephyr/dispatcher_pool_port.c on Zephyr (k_sem, k_msgq, k_malloc/shared_multi_heap,
+ * k_uptime_get, k_is_in_isr) and tests/c/host_port.c on the host (pthreads).
+ *
+ * Hand-written (not generated). Every function must be callable from any thread; the ones
+ * marked ISR-safe also from interrupt context (the pool calls them from ISR-safe entry points:
+ * pool_try_alloc, msg_unref, dispatcher_broadcast_ptr, ...).
+ */
+#ifndef DISPATCHER_POOL_PORT_H
+#define DISPATCHER_POOL_PORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A Zephyr message queue: <zephyr/kernel.h> on Zephyr, a test double on the host. */
+struct k_msgq;
+
+/**
+ * Number of entries of dispatcher_port_errno: one per errno name the pool returns, in the
+ * order of the Rust enum dispatcher_pool::error::Errno.
+ */
+#define DISPATCHER_ERRNO_COUNT 12
+
+/** @name Indices into dispatcher_port_errno (dispatcher_pool::error::Errno). @{ */
+#define DISPATCHER_ERRNO_EINVAL 0
+#define DISPATCHER_ERRNO_ENOMEM 1
+#define DISPATCHER_ERRNO_EFAULT 2
+#define DISPATCHER_ERRNO_EALREADY 3
+#define DISPATCHER_ERRNO_ENODEV 4
+#define DISPATCHER_ERRNO_EOVERFLOW 5
+#define DISPATCHER_ERRNO_EMSGSIZE 6
+#define DISPATCHER_ERRNO_EAGAIN 7
+#define DISPATCHER_ERRNO_EPERM 8
+#define DISPATCHER_ERRNO_ENOSPC 9
+#define DISPATCHER_ERRNO_EBUSY 10
+#define DISPATCHER_ERRNO_EIO 11
+/** @} */
+
+/**
+ * The positive errno values of the platform, indexed by DISPATCHER_ERRNO_*; the C API
+ * returns their negation. Define it in a file compiled against the platform's <errno.h>
+ * (glibc, picolibc and Zephyr's minimal libc disagree on EALREADY, EMSGSIZE, EOVERFLOW;
+ * the minimal libc has no EOVERFLOW, use ERANGE there), for example:
+ *
+ *     const int dispatcher_port_errno[DISPATCHER_ERRNO_COUNT] = {
+ *         [DISPATCHER_ERRNO_EINVAL] = EINVAL, ...
+ *     };
+ */
+extern const int dispatcher_port_errno[DISPATCHER_ERRNO_COUNT];
+
+/** Milliseconds since boot (wrapping at 2^32); used for the leak report. ISR-safe. */
+uint32_t dispatcher_port_now_ms(void);
+
+/** True in interrupt context (the pool then refuses blocking waits with -EPERM). ISR-safe. */
+bool dispatcher_port_in_isr(void);
+
+/**
+ * Takes the pool's semaphore (k_sem semantics, limit >= 1, initial count 0), waiting up to
+ * timeout_ms: 0 = no wait, < 0 = forever. Returns true if taken, false on timeout.
+ * Thread context only (the pool never calls it from an ISR).
+ */
+bool dispatcher_port_sem_take(int32_t timeout_ms);
+
+/**
+ * Gives the pool's semaphore: wakes one waiter, else increments the count; a give at the
+ * limit may be ignored (k_sem_give). ISR-safe.
+ */
+void dispatcher_port_sem_give(void);
+
+/**
+ * Allocates size bytes aligned to align (a power of two) for a heap fallback message; NULL
+ * when out of memory or unsupported (the fallback then counts a drop). ISR-safe if heap
+ * fallback is used from ISRs (k_malloc is not; return NULL in ISR context if unsure).
+ */
+void *dispatcher_port_heap_alloc(size_t size, size_t align);
+
+/** Frees a block from dispatcher_port_heap_alloc (and only such a block). Same context rules. */
+void dispatcher_port_heap_free(void *p);
+
+/**
+ * Allocates the message region at pool_init: size bytes aligned to align, never freed.
+ * PSRAM on target (shared_multi_heap_aligned_alloc(SMH_REG_ATTR_EXTERNAL, ...)), else internal
+ * RAM; sets *external to true when the block is external RAM. NULL on failure (-ENOMEM).
+ * Thread context. Atomics never live here.
+ */
+void *dispatcher_port_region_alloc(size_t size, size_t align, bool *external);
+
+/**
+ * Allocates the descriptor array at pool_init: size bytes aligned to align, never freed.
+ * Must be internal RAM (descriptors hold the atomics; ESP32-S3 CAS fails on PSRAM).
+ * NULL on failure (-ENOMEM). Thread context.
+ */
+void *dispatcher_port_descriptors_alloc(size_t size, size_t align);
+
+/** Copies one item (msgq item size bytes) into q without waiting (k_msgq_put K_NO_WAIT); false when full. ISR-safe. */
+bool dispatcher_port_msgq_put(struct k_msgq *q, const void *item);
+
+/**
+ * Copies one item out of q into item, waiting up to timeout_ms (0 = no wait, < 0 = forever);
+ * false when none arrived. ISR-safe with timeout_ms == 0.
+ */
+bool dispatcher_port_msgq_get(struct k_msgq *q, void *item, int32_t timeout_ms);
+
+/** The item size of q in bytes (k_msgq.msg_size). ISR-safe. */
+size_t dispatcher_port_msgq_item_size(struct k_msgq *q);
+
+/** Items queued in q now (k_msgq_num_used_get). ISR-safe. */
+size_t dispatcher_port_msgq_len(struct k_msgq *q);
+
+/** Discards every item of q (k_msgq_purge); returns how many there were. Thread context. */
+size_t dispatcher_port_msgq_purge(struct k_msgq *q);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DISPATCHER_POOL_PORT_H */

@@ -1,0 +1,299 @@
+/*
+ * Host implementation of dispatcher_pool_port.h: pthread mutex + condvar semaphore with k_sem
+ * semantics, the k_msgq test double, aligned_alloc for the heap and the pool memory.
+ * Compiled into the C tests (not into libdispatcher_pool.a).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "host_port.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const int dispatcher_port_errno[DISPATCHER_ERRNO_COUNT] = {
+    [DISPATCHER_ERRNO_EINVAL] = EINVAL,
+    [DISPATCHER_ERRNO_ENOMEM] = ENOMEM,
+    [DISPATCHER_ERRNO_EFAULT] = EFAULT,
+    [DISPATCHER_ERRNO_EALREADY] = EALREADY,
+    [DISPATCHER_ERRNO_ENODEV] = ENODEV,
+#ifdef EOVERFLOW
+    [DISPATCHER_ERRNO_EOVERFLOW] = EOVERFLOW,
+#else
+    [DISPATCHER_ERRNO_EOVERFLOW] = ERANGE,
+#endif
+    [DISPATCHER_ERRNO_EMSGSIZE] = EMSGSIZE,
+    [DISPATCHER_ERRNO_EAGAIN] = EAGAIN,
+    [DISPATCHER_ERRNO_EPERM] = EPERM,
+    [DISPATCHER_ERRNO_ENOSPC] = ENOSPC,
+    [DISPATCHER_ERRNO_EBUSY] = EBUSY,
+    [DISPATCHER_ERRNO_EIO] = EIO,
+};
+
+/* ----- time and context --------------------------------------------------------------------- */
+
+static struct timespec now_ts(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts;
+}
+
+uint32_t dispatcher_port_now_ms(void)
+{
+    struct timespec ts = now_ts();
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+static _Thread_local bool in_isr;
+
+void host_port_set_isr(bool v)
+{
+    in_isr = v;
+}
+
+bool dispatcher_port_in_isr(void)
+{
+    return in_isr;
+}
+
+/* Deadline timeout_ms (> 0) from now on CLOCK_MONOTONIC. */
+static struct timespec deadline_after(int32_t timeout_ms)
+{
+    struct timespec ts = now_ts();
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec += 1;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+static void cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+/* ----- semaphore (k_sem semantics, limit UINT32_MAX) ---------------------------------------- */
+
+static pthread_mutex_t sem_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sem_cv;
+static pthread_once_t sem_once = PTHREAD_ONCE_INIT;
+static uint32_t sem_count;   /* tokens left by gives nobody waited for */
+static uint32_t sem_waiting; /* blocked takers no give has picked yet */
+static uint32_t sem_grants;  /* gives handed to blocked takers, not yet collected */
+
+static void sem_init_once(void)
+{
+    cond_init_monotonic(&sem_cv);
+}
+
+bool dispatcher_port_sem_take(int32_t timeout_ms)
+{
+    pthread_once(&sem_once, sem_init_once);
+    pthread_mutex_lock(&sem_mu);
+    if (sem_count > 0) {
+        sem_count--;
+        pthread_mutex_unlock(&sem_mu);
+        return true;
+    }
+    if (timeout_ms == 0) {
+        pthread_mutex_unlock(&sem_mu);
+        return false;
+    }
+    struct timespec deadline = timeout_ms > 0 ? deadline_after(timeout_ms) : (struct timespec){0};
+    bool taken = false;
+    sem_waiting++;
+    for (;;) {
+        if (sem_grants > 0) {
+            sem_grants--;
+            taken = true;
+            break;
+        }
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&sem_cv, &sem_mu);
+        } else if (pthread_cond_timedwait(&sem_cv, &sem_mu, &deadline) == ETIMEDOUT) {
+            if (sem_grants > 0) { /* a give picked us just before the timeout */
+                sem_grants--;
+                taken = true;
+            } else {
+                sem_waiting--;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&sem_mu);
+    return taken;
+}
+
+void dispatcher_port_sem_give(void)
+{
+    pthread_once(&sem_once, sem_init_once);
+    pthread_mutex_lock(&sem_mu);
+    if (sem_waiting > 0) {
+        sem_waiting--;
+        sem_grants++;
+        pthread_cond_signal(&sem_cv);
+    } else if (sem_count < UINT32_MAX) {
+        sem_count++;
+    }
+    pthread_mutex_unlock(&sem_mu);
+}
+
+/* ----- memory -------------------------------------------------------------------------------- */
+
+static atomic_long heap_budget = -1;
+static atomic_long heap_live;
+
+void host_port_set_heap_budget(long n)
+{
+    atomic_store(&heap_budget, n);
+}
+
+long host_port_heap_live(void)
+{
+    return atomic_load(&heap_live);
+}
+
+static void *aligned_block(size_t size, size_t align)
+{
+    if (align < sizeof(void *)) {
+        align = sizeof(void *);
+    }
+    size_t rounded = (size + align - 1) / align * align;
+    return aligned_alloc(align, rounded == 0 ? align : rounded);
+}
+
+void *dispatcher_port_heap_alloc(size_t size, size_t align)
+{
+    long b = atomic_load(&heap_budget);
+    for (;;) {
+        if (b == 0) {
+            return NULL;
+        }
+        if (b < 0 || atomic_compare_exchange_weak(&heap_budget, &b, b - 1)) {
+            break;
+        }
+    }
+    void *p = aligned_block(size, align);
+    if (p != NULL) {
+        atomic_fetch_add(&heap_live, 1);
+    }
+    return p;
+}
+
+void dispatcher_port_heap_free(void *p)
+{
+    if (p != NULL) {
+        atomic_fetch_sub(&heap_live, 1);
+        free(p);
+    }
+}
+
+void *dispatcher_port_region_alloc(size_t size, size_t align, bool *external)
+{
+    *external = false; /* no PSRAM on the host */
+    return aligned_block(size, align);
+}
+
+void *dispatcher_port_descriptors_alloc(size_t size, size_t align)
+{
+    return aligned_block(size, align);
+}
+
+/* ----- k_msgq test double ---------------------------------------------------------------------- */
+
+int host_msgq_init(struct k_msgq *q, size_t item_size, size_t depth)
+{
+    if (item_size == 0 || depth == 0) {
+        return -EINVAL;
+    }
+    q->buf = calloc(depth, item_size);
+    if (q->buf == NULL) {
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&q->mu, NULL);
+    cond_init_monotonic(&q->not_empty);
+    q->item_size = item_size;
+    q->depth = depth;
+    q->head = 0;
+    q->len = 0;
+    return 0;
+}
+
+void host_msgq_destroy(struct k_msgq *q)
+{
+    pthread_cond_destroy(&q->not_empty);
+    pthread_mutex_destroy(&q->mu);
+    free(q->buf);
+    q->buf = NULL;
+}
+
+bool dispatcher_port_msgq_put(struct k_msgq *q, const void *item)
+{
+    pthread_mutex_lock(&q->mu);
+    if (q->len == q->depth) {
+        pthread_mutex_unlock(&q->mu);
+        return false;
+    }
+    size_t slot = (q->head + q->len) % q->depth;
+    memcpy(q->buf + slot * q->item_size, item, q->item_size);
+    q->len++;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->mu);
+    return true;
+}
+
+bool dispatcher_port_msgq_get(struct k_msgq *q, void *item, int32_t timeout_ms)
+{
+    struct timespec deadline = timeout_ms > 0 ? deadline_after(timeout_ms) : (struct timespec){0};
+    pthread_mutex_lock(&q->mu);
+    while (q->len == 0) {
+        if (timeout_ms == 0) {
+            pthread_mutex_unlock(&q->mu);
+            return false;
+        }
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&q->not_empty, &q->mu);
+        } else if (pthread_cond_timedwait(&q->not_empty, &q->mu, &deadline) == ETIMEDOUT && q->len == 0) {
+            pthread_mutex_unlock(&q->mu);
+            return false;
+        }
+    }
+    memcpy(item, q->buf + q->head * q->item_size, q->item_size);
+    q->head = (q->head + 1) % q->depth;
+    q->len--;
+    pthread_mutex_unlock(&q->mu);
+    return true;
+}
+
+size_t dispatcher_port_msgq_item_size(struct k_msgq *q)
+{
+    return q->item_size; /* constant after init */
+}
+
+size_t dispatcher_port_msgq_len(struct k_msgq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    size_t n = q->len;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+size_t dispatcher_port_msgq_purge(struct k_msgq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    size_t n = q->len;
+    q->len = 0;
+    q->head = 0;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
