@@ -12,10 +12,10 @@
 //! | n ≥ 1 | held by n owners: the producer and/or the targets the message was delivered to |
 //!
 //! * allocation stores 1: the producer's reference;
-//! * [`try_ref`](Descriptor::try_ref): CAS loop, Relaxed (the caller already holds a reference);
+//! * `try_ref`: CAS loop, Relaxed (the caller already holds a reference);
 //!   refuses 0 ([`RefOfFree`](PoolError::RefOfFree)) and [`MAX_REFS`]
 //!   ([`RefOverflow`](PoolError::RefOverflow)) instead of wrapping;
-//! * [`try_unref`](Descriptor::try_unref): CAS loop with Release; refuses 0
+//! * `try_unref`: CAS loop with Release; refuses 0
 //!   ([`DoubleUnref`](PoolError::DoubleUnref)) instead of wrapping to `u32::MAX`; the caller that
 //!   moves 1 → 0 issues an Acquire fence (so every other owner's reads and writes of the message
 //!   happen before the entry is reused) and then recycles the entry.
@@ -96,13 +96,68 @@ impl Descriptor {
             if cur >= MAX_REFS {
                 return Err(PoolError::RefOverflow);
             }
-            match self
-                .refcount
-                .compare_exchange_weak(cur, cur + 1, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            match self.refcount.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return Ok(cur + 1),
                 Err(actual) => cur = actual,
             }
+        }
+    }
+
+    /// Adds up to `n` references at once (the caller holds one); returns how many were added
+    /// (fewer than `n` only at saturation).
+    #[inline]
+    pub(crate) fn try_ref_n(&self, n: u32) -> Result<u32, PoolError> {
+        let mut cur = self.refcount.load(Ordering::Relaxed);
+        loop {
+            if cur == 0 {
+                return Err(PoolError::RefOfFree);
+            }
+            let k = n.min(MAX_REFS.saturating_sub(cur));
+            if k == 0 {
+                return Ok(0);
+            }
+            match self.refcount.compare_exchange_weak(
+                cur,
+                cur + k,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(k),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Drops `n` references the caller holds at once; `Ok(true)` when they were the last.
+    /// Refuses (changing nothing) if fewer than `n` are left, which only a double unref
+    /// elsewhere can cause.
+    #[inline]
+    pub(crate) fn try_unref_n(&self, n: u32) -> Result<bool, PoolError> {
+        let mut cur = self.refcount.load(Ordering::Relaxed);
+        loop {
+            if cur < n {
+                return Err(PoolError::DoubleUnref);
+            }
+            match self.refcount.compare_exchange_weak(
+                cur,
+                cur - n,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        if cur == n {
+            fence(Ordering::Acquire);
+            Ok(true)
+        } else {
+            Ok(false)
         }
     }
 
@@ -115,10 +170,12 @@ impl Descriptor {
             if cur == 0 {
                 return Err(PoolError::DoubleUnref);
             }
-            match self
-                .refcount
-                .compare_exchange_weak(cur, cur - 1, Ordering::Release, Ordering::Relaxed)
-            {
+            match self.refcount.compare_exchange_weak(
+                cur,
+                cur - 1,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => break,
                 Err(actual) => cur = actual,
             }
@@ -173,6 +230,21 @@ mod tests {
         assert_eq!(d.try_unref(), Ok(false));
         assert_eq!(d.try_unref(), Ok(true));
         assert_eq!(d.try_unref(), Err(PoolError::DoubleUnref));
+    }
+
+    #[test]
+    fn batched_refs_stop_at_saturation_and_batched_unref_refuses_underflow() {
+        let d = Descriptor::new();
+        assert_eq!(d.try_ref_n(3), Err(PoolError::RefOfFree));
+        d.set_allocated(0);
+        assert_eq!(d.try_ref_n(4), Ok(4));
+        assert_eq!(d.try_unref_n(6), Err(PoolError::DoubleUnref));
+        assert_eq!(d.try_unref_n(2), Ok(false));
+        assert_eq!(d.try_unref_n(3), Ok(true));
+        d.set_allocated(0);
+        d.refcount.store(MAX_REFS - 2, Ordering::Relaxed);
+        assert_eq!(d.try_ref_n(5), Ok(2));
+        assert_eq!(d.try_ref_n(1), Ok(0));
     }
 
     #[test]

@@ -37,12 +37,18 @@ unsafe impl<P: Port + 'static> Sync for GlobalPool<P> {}
 impl<P: Port + 'static> GlobalPool<P> {
     /// An uninitialised pool.
     pub const fn new() -> Self {
-        GlobalPool { state: AtomicU8::new(UNINIT), pool: UnsafeCell::new(MaybeUninit::uninit()) }
+        GlobalPool {
+            state: AtomicU8::new(UNINIT),
+            pool: UnsafeCell::new(MaybeUninit::uninit()),
+        }
     }
 
     /// Builds the pool with `make` unless it exists (or is being built) already.
     /// If `make` fails the pool stays uninitialised and a later `init` may retry.
-    pub fn init(&self, make: impl FnOnce() -> Result<Pool<'static, P>, PoolError>) -> Result<&Pool<'static, P>, PoolError> {
+    pub fn init(
+        &self,
+        make: impl FnOnce() -> Result<Pool<'static, P>, PoolError>,
+    ) -> Result<&Pool<'static, P>, PoolError> {
         if self
             .state
             .compare_exchange(UNINIT, BUSY, Ordering::Acquire, Ordering::Relaxed)

@@ -26,12 +26,14 @@ impl<'a, P: Port> Pool<'a, P> {
 
     /// Takes a free entry or applies `fallback` when the pool is empty.
     pub fn try_alloc_or(&self, fallback: Fallback) -> Result<Msg<'_, 'a, P>, PoolError> {
-        self.try_alloc_or_raw(fallback).map(|desc| Msg { pool: self, desc })
+        self.try_alloc_or_raw(fallback)
+            .map(|desc| Msg { pool: self, desc })
     }
 
     /// Takes a free entry, waiting up to `timeout`.
     pub fn alloc_blocking(&self, timeout: Timeout) -> Result<Msg<'_, 'a, P>, PoolError> {
-        self.alloc_blocking_raw(timeout).map(|desc| Msg { pool: self, desc })
+        self.alloc_blocking_raw(timeout)
+            .map(|desc| Msg { pool: self, desc })
     }
 
     /// Adopts one reference held through a raw pointer (from [`Msg::into_raw`], a queue, or C).
@@ -65,7 +67,10 @@ impl<'p, 'a, P: Port> Msg<'p, 'a, P> {
     /// Adds a reference, returning a second handle. Fails at [`crate::descriptor::MAX_REFS`].
     pub fn try_clone(&self) -> Result<Self, PoolError> {
         self.pool.ref_raw(self.desc)?;
-        Ok(Msg { pool: self.pool, desc: self.desc })
+        Ok(Msg {
+            pool: self.pool,
+            desc: self.desc,
+        })
     }
 
     /// `true` while this is the only reference.
@@ -130,8 +135,8 @@ impl<'p, 'a, P: Port> Msg<'p, 'a, P> {
 
 impl<P: Port> Drop for Msg<'_, '_, P> {
     fn drop(&mut self) {
-        // Cannot fail: the handle owns a reference of a valid descriptor.
-        let _ = self.pool.unref_raw(self.desc);
+        // The handle owns a reference of one of this pool's descriptors: skip the pointer checks.
+        self.pool.unref_index(self.pool.index_of_own(self.desc));
     }
 }
 

@@ -50,7 +50,11 @@ pub struct HostSem {
 impl HostSem {
     /// A semaphore with count 0 and the given limit (≥ 1).
     pub fn new(limit: u32) -> Self {
-        HostSem { state: Mutex::new(SemState::default()), cv: Condvar::new(), limit: limit.max(1) }
+        HostSem {
+            state: Mutex::new(SemState::default()),
+            cv: Condvar::new(),
+            limit: limit.max(1),
+        }
     }
 
     /// `k_sem_give`.
@@ -92,7 +96,11 @@ impl HostSem {
                         s.waiting -= 1;
                         return false;
                     }
-                    s = self.cv.wait_timeout(s, d - now).unwrap_or_else(|e| e.into_inner()).0;
+                    s = self
+                        .cv
+                        .wait_timeout(s, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
                 }
             }
         }
@@ -119,7 +127,11 @@ impl StdPort {
 
     /// A port whose semaphore gives are ignored above `limit`.
     pub fn with_sem_limit(limit: u32) -> Self {
-        StdPort { start: Instant::now(), sem: HostSem::new(limit), heap_budget: AtomicUsize::new(usize::MAX) }
+        StdPort {
+            start: Instant::now(),
+            sem: HostSem::new(limit),
+            heap_budget: AtomicUsize::new(usize::MAX),
+        }
     }
 
     /// Lets only `n` more heap fallback allocations succeed (to test heap exhaustion).
@@ -153,7 +165,9 @@ impl Port for StdPort {
         self.sem.give()
     }
     fn heap_alloc(&self, layout: Layout) -> *mut u8 {
-        let budget = self.heap_budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1));
+        let budget = self
+            .heap_budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1));
         if budget.is_err() || layout.size() == 0 {
             return core::ptr::null_mut();
         }
@@ -186,7 +200,11 @@ impl HostQueue {
         HostQueue {
             item_size,
             depth,
-            ring: Mutex::new(Ring { buf: std::vec![0; item_size * depth], head: 0, len: 0 }),
+            ring: Mutex::new(Ring {
+                buf: std::vec![0; item_size * depth],
+                head: 0,
+                len: 0,
+            }),
             not_empty: Condvar::new(),
         }
     }
@@ -231,13 +249,19 @@ impl Queue for HostQueue {
         while r.len == 0 {
             match (timeout, deadline) {
                 (Timeout::NoWait, _) => return false,
-                (Timeout::Forever, _) => r = self.not_empty.wait(r).unwrap_or_else(|e| e.into_inner()),
+                (Timeout::Forever, _) => {
+                    r = self.not_empty.wait(r).unwrap_or_else(|e| e.into_inner())
+                }
                 (_, Some(d)) => {
                     let now = Instant::now();
                     if now >= d {
                         return false;
                     }
-                    r = self.not_empty.wait_timeout(r, d - now).unwrap_or_else(|e| e.into_inner()).0;
+                    r = self
+                        .not_empty
+                        .wait_timeout(r, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
                 }
                 (_, None) => return false,
             }
@@ -288,10 +312,16 @@ unsafe impl<P: Port> Sync for OwnedPool<P> {}
 
 fn alloc_memory(cfg: PoolConfig) -> Result<(*mut [Descriptor], *mut [u64], usize), PoolError> {
     let layout = cfg.layout()?;
-    let descs: Box<[Descriptor]> = (0..layout.descriptors()).map(|_| Descriptor::new()).collect();
+    let descs: Box<[Descriptor]> = (0..layout.descriptors())
+        .map(|_| Descriptor::new())
+        .collect();
     let words = layout.region_bytes().div_ceil(8).max(1);
     let region: Box<[u64]> = std::vec![0u64; words].into_boxed_slice();
-    Ok((Box::into_raw(descs), Box::into_raw(region), layout.region_bytes()))
+    Ok((
+        Box::into_raw(descs),
+        Box::into_raw(region),
+        layout.region_bytes(),
+    ))
 }
 
 impl OwnedPool<StdPort> {
@@ -304,7 +334,12 @@ impl OwnedPool<StdPort> {
     pub fn leak_memory(cfg: PoolConfig) -> Result<HostMemory, PoolError> {
         let (descs, region, bytes) = alloc_memory(cfg)?;
         // SAFETY: fresh, unaliased allocations that are never freed.
-        let (descs, region) = unsafe { (&mut *descs, core::slice::from_raw_parts_mut((*region).as_mut_ptr().cast::<u8>(), bytes)) };
+        let (descs, region) = unsafe {
+            (
+                &mut *descs,
+                core::slice::from_raw_parts_mut((*region).as_mut_ptr().cast::<u8>(), bytes),
+            )
+        };
         Ok(HostMemory { cfg, descs, region })
     }
 }
@@ -315,9 +350,18 @@ impl<P: Port> OwnedPool<P> {
         let (descs, region, bytes) = alloc_memory(cfg)?;
         // SAFETY: both pointers come from `Box::into_raw` just above and are unaliased; the
         // pool borrows them until `drop`, which drops the pool first.
-        let (d, r) = unsafe { (&mut *descs, core::slice::from_raw_parts_mut((*region).as_mut_ptr().cast::<u8>(), bytes)) };
+        let (d, r) = unsafe {
+            (
+                &mut *descs,
+                core::slice::from_raw_parts_mut((*region).as_mut_ptr().cast::<u8>(), bytes),
+            )
+        };
         match Pool::new(port, cfg, d, r) {
-            Ok(pool) => Ok(OwnedPool { pool: core::mem::ManuallyDrop::new(pool), descs, region }),
+            Ok(pool) => Ok(OwnedPool {
+                pool: core::mem::ManuallyDrop::new(pool),
+                descs,
+                region,
+            }),
             Err(e) => {
                 // SAFETY: not borrowed by anything (Pool::new failed).
                 unsafe { drop((Box::from_raw(descs), Box::from_raw(region))) };

@@ -18,7 +18,7 @@
 //! ```
 //!
 //! Where things are:
-//! * [`freelist`](crate::freelist) (private): the lock-free, ABA-safe LIFO of free entries;
+//! * `freelist` (private, `src/freelist.rs`): the lock-free, ABA-safe LIFO of free entries;
 //! * [`descriptor`]: the per-entry bookkeeping and the refcount protocol;
 //! * [`pool`]: init, allocation (non-blocking, blocking, heap fallback), `ref`/`unref`,
 //!   self-check and leak report;

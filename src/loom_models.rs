@@ -29,7 +29,11 @@ struct LoomPort {
 
 impl LoomPort {
     fn new(limit: u32) -> Self {
-        LoomPort { state: Mutex::new((0, 0, 0)), cv: Condvar::new(), limit }
+        LoomPort {
+            state: Mutex::new((0, 0, 0)),
+            cv: Condvar::new(),
+            limit,
+        }
     }
 }
 
@@ -229,7 +233,9 @@ fn broadcast_racing_fast_consumers_never_recycles_a_referenced_entry() {
                 thread::spawn(move || {
                     let p = w.pool.pool();
                     match p.receive(&targets[k], None, Timeout::Forever) {
-                        Ok(Received::Msg(m)) => assert_eq!(w.shadow.read(index(p, m.descriptor())), 7),
+                        Ok(Received::Msg(m)) => {
+                            assert_eq!(w.shadow.read(index(p, m.descriptor())), 7)
+                        }
                         _ => panic!("nothing received"),
                     }
                 })

@@ -193,13 +193,18 @@ impl Snapshot {
     /// let json = core::str::from_utf8(&buf[..n]).unwrap();
     /// assert!(json.starts_with("{\"pool_total\":8,\"pool_in_use\":3,"));
     /// ```
-    pub fn write_json(&self, targets: &[TargetStats], buf: &mut [u8]) -> Result<usize, crate::PoolError> {
+    pub fn write_json(
+        &self,
+        targets: &[TargetStats],
+        buf: &mut [u8],
+    ) -> Result<usize, crate::PoolError> {
         let mut w = SliceWriter::new(buf);
         self.write_json_fmt(targets, &mut w)
             .map_err(|_| crate::PoolError::BufferTooSmall)?;
         let n = w.len();
         // NUL terminator for C.
-        w.write_str("\0").map_err(|_| crate::PoolError::BufferTooSmall)?;
+        w.write_str("\0")
+            .map_err(|_| crate::PoolError::BufferTooSmall)?;
         Ok(n)
     }
 
@@ -277,15 +282,31 @@ mod tests {
     fn json_refuses_a_short_buffer_instead_of_truncating() {
         let s = Snapshot::default();
         let mut buf = [0u8; 40];
-        assert_eq!(s.write_json(&[], &mut buf), Err(crate::PoolError::BufferTooSmall));
+        assert_eq!(
+            s.write_json(&[], &mut buf),
+            Err(crate::PoolError::BufferTooSmall)
+        );
     }
 
     #[test]
     fn json_lists_targets_and_is_nul_terminated() {
-        let s = Snapshot { enqueue_failures: 7, ..Snapshot::default() };
+        let s = Snapshot {
+            enqueue_failures: 7,
+            ..Snapshot::default()
+        };
         let t = [
-            TargetStats { id: 1, delivered: 5, failed: 0, queued: 2 },
-            TargetStats { id: 2, delivered: 3, failed: 7, queued: 0 },
+            TargetStats {
+                id: 1,
+                delivered: 5,
+                failed: 0,
+                queued: 2,
+            },
+            TargetStats {
+                id: 2,
+                delivered: 3,
+                failed: 7,
+                queued: 0,
+            },
         ];
         let mut buf = [0xffu8; 1024];
         let n = s.write_json(&t, &mut buf).unwrap();

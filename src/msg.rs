@@ -52,6 +52,9 @@ mod tests {
     fn header_has_no_tail_padding_beyond_alignment() {
         assert_eq!(MsgHeader::SIZE % MsgHeader::ALIGN, 0);
         // data[] follows targets[] directly in C; the Rust header must end exactly there.
-        assert_eq!(core::mem::offset_of!(MsgHeader, targets) + DISPATCHER_TARGETS_MAX, MsgHeader::SIZE);
+        assert_eq!(
+            core::mem::offset_of!(MsgHeader, targets) + DISPATCHER_TARGETS_MAX,
+            MsgHeader::SIZE
+        );
     }
 }

@@ -86,7 +86,10 @@ impl PoolConfig {
         if self.entries == 0 || self.entries > max_entries {
             return Err(PoolError::BadEntryCount);
         }
-        if self.payload_size == 0 || self.payload_size > self.max_payload || self.payload_size > u32::MAX as usize / 2 {
+        if self.payload_size == 0
+            || self.payload_size > self.max_payload
+            || self.payload_size > u32::MAX as usize / 2
+        {
             return Err(PoolError::BadPayloadSize);
         }
         if self.heap_slots > MAX_HEAP_SLOTS {
@@ -197,7 +200,12 @@ impl<'a, P: Port> Pool<'a, P> {
     /// drop(m);
     /// assert_eq!(pool.snapshot().pool_in_use, 0);
     /// ```
-    pub fn new(port: P, cfg: PoolConfig, descs: &'a mut [Descriptor], region: &'a mut [u8]) -> Result<Self, PoolError> {
+    pub fn new(
+        port: P,
+        cfg: PoolConfig,
+        descs: &'a mut [Descriptor],
+        region: &'a mut [u8],
+    ) -> Result<Self, PoolError> {
         let layout = cfg.layout()?;
         if descs.len() < layout.descriptors() || region.len() < layout.region_bytes() {
             return Err(PoolError::RegionTooSmall);
@@ -351,7 +359,8 @@ impl<'a, P: Port> Pool<'a, P> {
     }
 
     fn heap_alloc(&self) -> Option<&'a Descriptor> {
-        let layout = core::alloc::Layout::from_size_align(self.layout.stride, MsgHeader::ALIGN).ok()?;
+        let layout =
+            core::alloc::Layout::from_size_align(self.layout.stride, MsgHeader::ALIGN).ok()?;
         let slots = &self.descs[self.layout.entries..];
         let d = slots.iter().find(|d| {
             d.next
@@ -383,7 +392,7 @@ impl<'a, P: Port> Pool<'a, P> {
         let base = self.descs.as_ptr() as usize;
         let size = core::mem::size_of::<Descriptor>();
         let offset = (p as usize).wrapping_sub(base);
-        if offset >= self.descs.len() * size {
+        if offset >= core::mem::size_of_val(self.descs) {
             return Err(PoolError::ForeignPointer);
         }
         if offset % size != 0 {
@@ -423,6 +432,29 @@ impl<'a, P: Port> Pool<'a, P> {
             log::warn!("msg_unref refused: {e}");
         }
         r
+    }
+
+    /// Drops one reference of the descriptor at `index` (already validated: the handle's
+    /// path, which skips the pointer checks). A double unref is still refused and counted.
+    #[inline]
+    pub(crate) fn unref_index(&self, index: usize) {
+        let d = &self.descs[index];
+        match d.try_unref() {
+            Ok(true) => self.recycle(index, d),
+            Ok(false) => {}
+            Err(e) => {
+                Counters::bump(&self.counters.invalid_unrefs);
+                log::warn!("msg_unref refused: {e}");
+            }
+        }
+    }
+
+    /// Index of a descriptor known to be ours (no checks beyond a debug assertion).
+    #[inline]
+    pub(crate) fn index_of_own(&self, d: &Descriptor) -> usize {
+        let offset = d as *const Descriptor as usize - self.descs.as_ptr() as usize;
+        debug_assert!(offset < core::mem::size_of_val(self.descs));
+        offset / core::mem::size_of::<Descriptor>()
     }
 
     /// Returns an entry whose refcount just reached 0.
@@ -470,7 +502,10 @@ impl<'a, P: Port> Pool<'a, P> {
                 }
             })
             .ok_or(PoolError::Corrupt)?;
-        let held = self.descs[..entries].iter().filter(|d| d.refcount() > 0).count();
+        let held = self.descs[..entries]
+            .iter()
+            .filter(|d| d.refcount() > 0)
+            .count();
         if bad || free + held != entries || self.counters.in_use() as usize != held {
             return Err(PoolError::Corrupt);
         }
@@ -485,7 +520,11 @@ impl<'a, P: Port> Pool<'a, P> {
         if self.snapshot().fallback_in_use as usize != heap_held {
             return Err(PoolError::Corrupt);
         }
-        Ok(CheckReport { free, held, heap_held })
+        Ok(CheckReport {
+            free,
+            held,
+            heap_held,
+        })
     }
 
     /// Fills `out` with entries held for at least `min_age_ms`, oldest first in index order;
@@ -503,7 +542,12 @@ impl<'a, P: Port> Pool<'a, P> {
                 continue;
             }
             if let Some(slot) = out.get_mut(n) {
-                *slot = Leak { index: i as u16, refcount, age_ms, holder: d.holder.load(Ordering::Relaxed) };
+                *slot = Leak {
+                    index: i as u16,
+                    refcount,
+                    age_ms,
+                    holder: d.holder.load(Ordering::Relaxed),
+                };
             }
             n += 1;
         }
@@ -512,7 +556,12 @@ impl<'a, P: Port> Pool<'a, P> {
 
     /// Up to `N` leaks as a `heapless::Vec` (see [`leaks`](Self::leaks)).
     pub fn leak_report<const N: usize>(&self, min_age_ms: u32) -> heapless::Vec<Leak, N> {
-        let mut buf = [Leak { index: 0, refcount: 0, age_ms: 0, holder: HOLDER_PRODUCER }; N];
+        let mut buf = [Leak {
+            index: 0,
+            refcount: 0,
+            age_ms: 0,
+            holder: HOLDER_PRODUCER,
+        }; N];
         let n = self.leaks(min_age_ms, &mut buf).min(N);
         buf[..n].iter().copied().collect()
     }
@@ -552,11 +601,21 @@ mod tests {
         assert!(!core::ptr::eq(a, b) && !core::ptr::eq(b, c) && !core::ptr::eq(a, c));
         assert_eq!(p.try_alloc_raw().err(), Some(PoolError::Exhausted));
         let s = p.snapshot();
-        assert_eq!((s.pool_in_use, s.pool_alloc_failures, s.high_water), (3, 1, 3));
+        assert_eq!(
+            (s.pool_in_use, s.pool_alloc_failures, s.high_water),
+            (3, 1, 3)
+        );
         for d in [a, b, c] {
             p.unref_raw(d).unwrap();
         }
-        assert_eq!(p.check().unwrap(), CheckReport { free: 3, held: 0, heap_held: 0 });
+        assert_eq!(
+            p.check().unwrap(),
+            CheckReport {
+                free: 3,
+                held: 0,
+                heap_held: 0
+            }
+        );
     }
 
     #[test]
@@ -595,14 +654,32 @@ mod tests {
 
     #[test]
     fn config_is_checked() {
-        assert_eq!(PoolConfig::new(0, 8).layout().err(), Some(PoolError::BadEntryCount));
-        assert_eq!(PoolConfig::new(1025, 8).layout().err(), Some(PoolError::BadEntryCount));
-        assert_eq!(PoolConfig::new(8, 0).layout().err(), Some(PoolError::BadPayloadSize));
-        assert_eq!(PoolConfig::new(8, DEFAULT_MAX_PAYLOAD + 1).layout().err(), Some(PoolError::BadPayloadSize));
-        assert_eq!(PoolConfig::new(1, 1).with_heap_slots(MAX_HEAP_SLOTS + 1).layout().err(), Some(PoolError::BadEntryCount));
+        assert_eq!(
+            PoolConfig::new(0, 8).layout().err(),
+            Some(PoolError::BadEntryCount)
+        );
+        assert_eq!(
+            PoolConfig::new(1025, 8).layout().err(),
+            Some(PoolError::BadEntryCount)
+        );
+        assert_eq!(
+            PoolConfig::new(8, 0).layout().err(),
+            Some(PoolError::BadPayloadSize)
+        );
+        assert_eq!(
+            PoolConfig::new(8, DEFAULT_MAX_PAYLOAD + 1).layout().err(),
+            Some(PoolError::BadPayloadSize)
+        );
+        assert_eq!(
+            PoolConfig::new(1, 1)
+                .with_heap_slots(MAX_HEAP_SLOTS + 1)
+                .layout()
+                .err(),
+            Some(PoolError::BadEntryCount)
+        );
         let l = PoolConfig::new(1024, 1).layout().unwrap();
         assert_eq!(l.stride % MsgHeader::ALIGN, 0);
-        assert!(l.stride >= MsgHeader::SIZE + 1);
+        assert!(l.stride > MsgHeader::SIZE);
     }
 
     #[test]
@@ -614,13 +691,22 @@ mod tests {
         let bytes = region.as_mut_ptr().cast::<u8>();
         // SAFETY: in bounds of `region`, which outlives the slices.
         let short = unsafe { core::slice::from_raw_parts_mut(bytes, l.region_bytes() - 1) };
-        assert_eq!(Pool::new(StdPort::new(), cfg, &mut descs, short).err(), Some(PoolError::RegionTooSmall));
+        assert_eq!(
+            Pool::new(StdPort::new(), cfg, &mut descs, short).err(),
+            Some(PoolError::RegionTooSmall)
+        );
         // SAFETY: as above, one byte in.
         let odd = unsafe { core::slice::from_raw_parts_mut(bytes.add(1), l.region_bytes()) };
-        assert_eq!(Pool::new(StdPort::new(), cfg, &mut descs, odd).err(), Some(PoolError::RegionMisaligned));
+        assert_eq!(
+            Pool::new(StdPort::new(), cfg, &mut descs, odd).err(),
+            Some(PoolError::RegionMisaligned)
+        );
         // SAFETY: as above.
         let ok = unsafe { core::slice::from_raw_parts_mut(bytes, l.region_bytes()) };
-        assert_eq!(Pool::new(StdPort::new(), cfg, &mut descs[..1], ok).err(), Some(PoolError::RegionTooSmall));
+        assert_eq!(
+            Pool::new(StdPort::new(), cfg, &mut descs[..1], ok).err(),
+            Some(PoolError::RegionTooSmall)
+        );
     }
 
     #[test]
@@ -631,14 +717,27 @@ mod tests {
         assert_eq!(p.snapshot().fallback_allocs, 0);
         let b = p.try_alloc_or(Fallback::Heap).unwrap();
         let c = p.try_alloc_or(Fallback::Heap).unwrap();
-        assert_eq!(p.try_alloc_or(Fallback::Heap).err(), Some(PoolError::Exhausted));
+        assert_eq!(
+            p.try_alloc_or(Fallback::Heap).err(),
+            Some(PoolError::Exhausted)
+        );
         let s = p.snapshot();
-        assert_eq!((s.fallback_allocs, s.fallback_in_use, s.pool_drop_count), (2, 2, 1));
+        assert_eq!(
+            (s.fallback_allocs, s.fallback_in_use, s.pool_drop_count),
+            (2, 2, 1)
+        );
         assert_eq!(p.check().unwrap().heap_held, 2);
         drop((a, b, c));
         let s = p.snapshot();
         assert_eq!((s.fallback_in_use, s.pool_in_use), (0, 0));
-        assert_eq!(p.check().unwrap(), CheckReport { free: 1, held: 0, heap_held: 0 });
+        assert_eq!(
+            p.check().unwrap(),
+            CheckReport {
+                free: 1,
+                held: 0,
+                heap_held: 0
+            }
+        );
     }
 
     #[test]
@@ -648,7 +747,10 @@ mod tests {
         let h = HostPool::with_port(port, PoolConfig::new(1, 16).with_heap_slots(1)).unwrap();
         let p = h.pool();
         let _a = p.try_alloc().unwrap();
-        assert_eq!(p.try_alloc_or(Fallback::Heap).err(), Some(PoolError::Exhausted));
+        assert_eq!(
+            p.try_alloc_or(Fallback::Heap).err(),
+            Some(PoolError::Exhausted)
+        );
         assert_eq!(p.snapshot().pool_drop_count, 1);
         p.check().unwrap();
     }
@@ -658,7 +760,10 @@ mod tests {
         let h = pool(1);
         let p = h.pool();
         let _a = p.try_alloc().unwrap();
-        assert_eq!(p.try_alloc_or(Fallback::Drop).err(), Some(PoolError::Exhausted));
+        assert_eq!(
+            p.try_alloc_or(Fallback::Drop).err(),
+            Some(PoolError::Exhausted)
+        );
         let s = p.snapshot();
         assert_eq!((s.pool_drop_count, s.pool_alloc_failures), (1, 1));
     }
@@ -669,12 +774,18 @@ mod tests {
         let p = h.pool();
         let _a = p.try_alloc().unwrap();
         let t = Instant::now();
-        assert_eq!(p.alloc_blocking(Timeout::Millis(30)).err(), Some(PoolError::Timeout));
+        assert_eq!(
+            p.alloc_blocking(Timeout::Millis(30)).err(),
+            Some(PoolError::Timeout)
+        );
         let waited = t.elapsed();
         assert!(waited >= Duration::from_millis(30), "{waited:?}");
         assert_eq!(p.snapshot().pool_alloc_failures, 1);
         assert_eq!(p.waiters(), 0);
-        assert_eq!(p.alloc_blocking(Timeout::NoWait).err(), Some(PoolError::Exhausted));
+        assert_eq!(
+            p.alloc_blocking(Timeout::NoWait).err(),
+            Some(PoolError::Exhausted)
+        );
     }
 
     #[test]
@@ -700,8 +811,14 @@ mod tests {
         let h = pool(1);
         let p = h.pool();
         as_isr(|| {
-            assert_eq!(p.alloc_blocking_raw(Timeout::Millis(5)).err(), Some(PoolError::BlockingInIsr));
-            assert_eq!(p.alloc_blocking_raw(Timeout::Forever).err(), Some(PoolError::BlockingInIsr));
+            assert_eq!(
+                p.alloc_blocking_raw(Timeout::Millis(5)).err(),
+                Some(PoolError::BlockingInIsr)
+            );
+            assert_eq!(
+                p.alloc_blocking_raw(Timeout::Forever).err(),
+                Some(PoolError::BlockingInIsr)
+            );
             let d = p.alloc_blocking_raw(Timeout::NoWait).unwrap();
             p.unref_raw(d).unwrap();
         });
@@ -718,7 +835,10 @@ mod tests {
         let _b = p.try_alloc_raw().unwrap();
         let leaks = p.leak_report::<4>(15);
         assert_eq!(leaks.len(), 1);
-        assert_eq!((leaks[0].index, leaks[0].holder, leaks[0].refcount), (0, 7, 1));
+        assert_eq!(
+            (leaks[0].index, leaks[0].holder, leaks[0].refcount),
+            (0, 7, 1)
+        );
         assert!(leaks[0].age_ms >= 15);
         assert_eq!(p.leaks(0, &mut []), 2);
     }

@@ -2,9 +2,11 @@
 //!
 //! # Broadcast protocol
 //!
-//! The producer's reference is held across the whole loop. For each pointer-mode target the
-//! refcount is incremented **before** the put, and decremented again if the put fails (it
-//! cannot reach 0: the producer still holds its reference). Incrementing after a successful
+//! The producer's reference is held across the whole loop. The references of all
+//! pointer-mode targets are added **before** any put, in one step (one CAS instead of one per
+//! target); each successful put hands one of them to its queue, and the unused ones are given
+//! back together with the producer's own in one step after the loop (the count cannot reach 0
+//! before that: the producer's reference is still in it). Incrementing after a successful
 //! put, as the seed note proposed, lets a fast consumer unref to 0 and recycle the entry while
 //! the loop still runs. Value-mode targets get a copy. After the loop the producer's
 //! reference is dropped; with no receiver the entry goes back to the pool right there.
@@ -129,7 +131,11 @@ impl<'a, P: Port> Pool<'a, P> {
     /// assert!(matches!(pool.receive(&legacy, Some(&mut copy), Timeout::NoWait), Ok(Received::Value(_))));
     /// assert_eq!(pool.snapshot().pool_in_use, 0);
     /// ```
-    pub fn broadcast<Q: Queue>(&self, msg: Msg<'_, 'a, P>, targets: &[&Target<Q>]) -> Result<usize, PoolError> {
+    pub fn broadcast<Q: Queue>(
+        &self,
+        msg: Msg<'_, 'a, P>,
+        targets: &[&Target<Q>],
+    ) -> Result<usize, PoolError> {
         self.broadcast_raw(msg.into_raw().as_ptr(), targets)
     }
 
@@ -139,7 +145,11 @@ impl<'a, P: Port> Pool<'a, P> {
     /// when an argument is refused (no targets, an uninitialised target, `message_len` above
     /// the payload size): then nothing is delivered, the drop is counted and the entry is
     /// released. A NULL, foreign, misaligned or free `p` is refused and nothing changes.
-    pub fn broadcast_raw<Q: Queue>(&self, p: *const Descriptor, targets: &[&Target<Q>]) -> Result<usize, PoolError> {
+    pub fn broadcast_raw<Q: Queue>(
+        &self,
+        p: *const Descriptor,
+        targets: &[&Target<Q>],
+    ) -> Result<usize, PoolError> {
         let index = self.index_of(p)?;
         let d = &self.descriptors()[index];
         if d.refcount() == 0 {
@@ -148,11 +158,20 @@ impl<'a, P: Port> Pool<'a, P> {
         // SAFETY: the entry is held (by the caller), so its message is valid; the header is
         // not written while the producer broadcasts.
         let msg_len = unsafe { (*d.msg_ptr()).message_len } as usize;
+        let mut pointer_targets = 0u32;
+        let mut uninit = false;
+        for t in targets {
+            match t.mode() {
+                Ok(Mode::Pointer) => pointer_targets += 1,
+                Ok(Mode::Value) => {}
+                Err(_) => uninit = true,
+            }
+        }
         let refused = if targets.is_empty() {
             Some(PoolError::NoTargets)
         } else if msg_len > self.layout().payload_size {
             Some(PoolError::MessageTooLong)
-        } else if targets.iter().any(|t| t.mode().is_err()) {
+        } else if uninit {
             Some(PoolError::TargetUninit)
         } else {
             None
@@ -160,36 +179,35 @@ impl<'a, P: Port> Pool<'a, P> {
         if let Some(e) = refused {
             Counters::bump(&self.counters.drops);
             log::warn!("broadcast refused: {e}");
-            self.release(index, d);
+            self.release_n(index, d, 1);
             return Err(e);
         }
         Counters::bump(&self.counters.broadcasts);
+        // Increment first (for every pointer target at once), then put.
+        let mut spare = if pointer_targets > 0 {
+            d.try_ref_n(pointer_targets).unwrap_or(0)
+        } else {
+            0
+        };
         let stride = self.layout().stride;
+        let item = p as usize;
         let mut delivered = 0;
+        let mut last_holder = None;
         for t in targets {
-            let ok = match t.mode {
-                1 => match d.try_ref() {
-                    Ok(_) => {
-                        let item = p as usize;
-                        // SAFETY: `item` is a usize and the queue's item size is size_of::<usize>() (checked in Target::new).
-                        if unsafe { t.queue.try_put((&item as *const usize).cast()) } {
-                            self.set_holder(d, t.id);
-                            true
-                        } else {
-                            // Cannot reach 0: the producer's reference is still held.
-                            let _ = d.try_unref();
-                            false
-                        }
-                    }
-                    Err(_) => false,
-                },
-                _ => {
-                    let item = t.queue.item_size();
-                    MsgHeader::SIZE + msg_len <= item
-                        && item <= stride
-                        // SAFETY: the message has `stride >= item` readable bytes.
-                        && unsafe { t.queue.try_put(d.msg_ptr().cast::<u8>()) }
+            let ok = if t.mode == Mode::Pointer as u8 {
+                // SAFETY: `item` is a usize and the queue's item size is size_of::<usize>() (checked in Target::new).
+                let put = spare > 0 && unsafe { t.queue.try_put((&item as *const usize).cast()) };
+                if put {
+                    spare -= 1;
+                    last_holder = Some(t.id);
                 }
+                put
+            } else {
+                let size = t.queue.item_size();
+                MsgHeader::SIZE + msg_len <= size
+                    && size <= stride
+                    // SAFETY: the message has `stride >= size` readable bytes.
+                    && unsafe { t.queue.try_put(d.msg_ptr().cast::<u8>()) }
             };
             if ok {
                 t.delivered.fetch_add(1, Ordering::Relaxed);
@@ -199,18 +217,27 @@ impl<'a, P: Port> Pool<'a, P> {
                 Counters::bump(&self.counters.enqueue_failures);
             }
         }
+        if let Some(id) = last_holder {
+            self.set_holder(d, id);
+        }
         if delivered == 0 {
             Counters::bump(&self.counters.drops);
         }
-        self.release(index, d);
+        // The unused reservations and the producer's reference, in one step.
+        self.release_n(index, d, spare + 1);
         Ok(delivered)
     }
 
-    /// Drops a reference we know to be valid and held.
+    /// Drops `n` references we know we hold.
     #[inline]
-    fn release(&self, index: usize, d: &Descriptor) {
-        if let Ok(true) = d.try_unref() {
-            self.recycle(index, d);
+    fn release_n(&self, index: usize, d: &Descriptor, n: u32) {
+        match d.try_unref_n(n) {
+            Ok(true) => self.recycle(index, d),
+            Ok(false) => {}
+            Err(e) => {
+                Counters::bump(&self.counters.invalid_unrefs);
+                log::error!("broadcast: refcount below the references it holds: {e}");
+            }
         }
     }
 
@@ -263,7 +290,11 @@ impl<'a, P: Port> Pool<'a, P> {
                 let mut n = 0;
                 let mut item = 0usize;
                 // SAFETY: `item` is a writable usize, the queue's item size.
-                while unsafe { target.queue.get((&mut item as *mut usize).cast(), Timeout::NoWait) } {
+                while unsafe {
+                    target
+                        .queue
+                        .get((&mut item as *mut usize).cast(), Timeout::NoWait)
+                } {
                     if self.unref_raw(item as *const Descriptor).is_ok() {
                         n += 1;
                     }

@@ -12,12 +12,18 @@ fn host(entries: usize) -> HostPool {
 
 #[test]
 fn init_with_zero_entries() {
-    assert_eq!(HostPool::new(PoolConfig::new(0, 64)).err(), Some(PoolError::BadEntryCount));
+    assert_eq!(
+        HostPool::new(PoolConfig::new(0, 64)).err(),
+        Some(PoolError::BadEntryCount)
+    );
 }
 
 #[test]
 fn init_with_too_many_entries() {
-    assert_eq!(HostPool::new(PoolConfig::new(1025, 64)).err(), Some(PoolError::BadEntryCount));
+    assert_eq!(
+        HostPool::new(PoolConfig::new(1025, 64)).err(),
+        Some(PoolError::BadEntryCount)
+    );
     let mut cfg = PoolConfig::new(70_000, 64);
     cfg.max_entries = usize::MAX; // the index limit still applies
     assert_eq!(cfg.layout().err(), Some(PoolError::BadEntryCount));
@@ -25,7 +31,10 @@ fn init_with_too_many_entries() {
 
 #[test]
 fn init_with_zero_payload() {
-    assert_eq!(HostPool::new(PoolConfig::new(8, 0)).err(), Some(PoolError::BadPayloadSize));
+    assert_eq!(
+        HostPool::new(PoolConfig::new(8, 0)).err(),
+        Some(PoolError::BadPayloadSize)
+    );
 }
 
 #[test]
@@ -41,14 +50,18 @@ fn init_twice_and_use_before_init() {
     assert_eq!(POOL.get().err(), Some(PoolError::NotInitialized));
     // A failed init leaves it uninitialised.
     assert_eq!(
-        POOL.init(|| HostPool::leak_memory(PoolConfig::new(0, 8))?.into_pool(StdPort::new())).err(),
+        POOL.init(|| HostPool::leak_memory(PoolConfig::new(0, 8))?.into_pool(StdPort::new()))
+            .err(),
         Some(PoolError::BadEntryCount)
     );
     assert_eq!(POOL.get().err(), Some(PoolError::NotInitialized));
     let mem = HostPool::leak_memory(PoolConfig::new(4, 8)).unwrap();
     let pool = POOL.init(|| mem.into_pool(StdPort::new())).unwrap();
     let mem2 = HostPool::leak_memory(PoolConfig::new(4, 8)).unwrap();
-    assert_eq!(POOL.init(|| mem2.into_pool(StdPort::new())).err(), Some(PoolError::AlreadyInitialized));
+    assert_eq!(
+        POOL.init(|| mem2.into_pool(StdPort::new())).err(),
+        Some(PoolError::AlreadyInitialized)
+    );
     assert_eq!(pool.check().unwrap().free, 4);
 }
 
@@ -81,7 +94,9 @@ fn unref_of_a_misaligned_pointer() {
     let h = host(2);
     let p = h.pool();
     let d = p.try_alloc_raw().unwrap();
-    let inside = (d as *const Descriptor as *const u8).wrapping_add(4).cast::<Descriptor>();
+    let inside = (d as *const Descriptor as *const u8)
+        .wrapping_add(4)
+        .cast::<Descriptor>();
     assert_eq!(p.unref_raw(inside), Err(PoolError::MisalignedPointer));
     assert_eq!(d.refcount(), 1);
     p.unref_raw(d).unwrap();
@@ -135,7 +150,10 @@ fn oversized_message_len_at_broadcast() {
     m.header_mut().unwrap().message_len = 65;
     assert_eq!(p.broadcast(m, &[&t]), Err(PoolError::MessageTooLong));
     let s = p.snapshot();
-    assert_eq!((s.pool_in_use, s.pool_drop_count, t.stats().delivered), (0, 1, 0));
+    assert_eq!(
+        (s.pool_in_use, s.pool_drop_count, t.stats().delivered),
+        (0, 1, 0)
+    );
     p.check().unwrap();
 }
 
@@ -192,7 +210,10 @@ fn broadcast_to_an_uninitialised_target() {
     let zeroed: Target<OptQueue> = unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
     assert_eq!(zeroed.mode(), Err(PoolError::TargetUninit));
     let m = p.try_alloc().unwrap();
-    assert_eq!(p.broadcast(m, &[&good, &zeroed]), Err(PoolError::TargetUninit));
+    assert_eq!(
+        p.broadcast(m, &[&good, &zeroed]),
+        Err(PoolError::TargetUninit)
+    );
     // Nothing was delivered to the good target either: arguments are checked first.
     assert_eq!((good.stats().delivered, q.len()), (0, 0));
     assert_eq!(p.snapshot().pool_in_use, 0);
@@ -206,16 +227,28 @@ fn broadcast_of_a_free_or_foreign_entry_changes_nothing() {
     let h = host(2);
     let p = h.pool();
     let t = Target::new(HostQueue::pointers(4), Mode::Pointer, 1).unwrap();
-    assert_eq!(p.broadcast_raw(&p.descriptors()[0], &[&t]), Err(PoolError::RefOfFree));
-    assert_eq!(p.broadcast_raw(core::ptr::null(), &[&t]), Err(PoolError::Null));
+    assert_eq!(
+        p.broadcast_raw(&p.descriptors()[0], &[&t]),
+        Err(PoolError::RefOfFree)
+    );
+    assert_eq!(
+        p.broadcast_raw(core::ptr::null(), &[&t]),
+        Err(PoolError::Null)
+    );
     assert_eq!(t.queue().len(), 0);
     assert_eq!(p.check().unwrap().free, 2);
 }
 
 #[test]
 fn target_with_a_wrong_item_size() {
-    assert_eq!(Target::new(HostQueue::new(3, 4), Mode::Pointer, 1).err(), Some(PoolError::BadTargetQueue));
-    assert_eq!(Target::new(HostQueue::new(8, 4), Mode::Value, 1).err(), Some(PoolError::BadTargetQueue));
+    assert_eq!(
+        Target::new(HostQueue::new(3, 4), Mode::Pointer, 1).err(),
+        Some(PoolError::BadTargetQueue)
+    );
+    assert_eq!(
+        Target::new(HostQueue::new(8, 4), Mode::Value, 1).err(),
+        Some(PoolError::BadTargetQueue)
+    );
 }
 
 #[test]
@@ -224,8 +257,14 @@ fn blocking_alloc_from_interrupt_context_with_a_timeout() {
     let p = h.pool();
     let held = p.try_alloc().unwrap();
     as_isr(|| {
-        assert_eq!(p.alloc_blocking(Timeout::Millis(10)).err(), Some(PoolError::BlockingInIsr));
-        assert_eq!(p.alloc_blocking(Timeout::NoWait).err(), Some(PoolError::Exhausted));
+        assert_eq!(
+            p.alloc_blocking(Timeout::Millis(10)).err(),
+            Some(PoolError::BlockingInIsr)
+        );
+        assert_eq!(
+            p.alloc_blocking(Timeout::NoWait).err(),
+            Some(PoolError::Exhausted)
+        );
     });
     drop(held);
     p.check().unwrap();
@@ -247,5 +286,8 @@ fn mutation_of_a_shared_message_is_refused() {
 fn json_into_a_short_buffer() {
     let h = host(1);
     let mut buf = [0u8; 16];
-    assert_eq!(h.pool().snapshot().write_json(&[], &mut buf), Err(PoolError::BufferTooSmall));
+    assert_eq!(
+        h.pool().snapshot().write_json(&[], &mut buf),
+        Err(PoolError::BufferTooSmall)
+    );
 }

@@ -4,7 +4,9 @@
 //! `check()` must pass and its counters, refcounts and queue lengths must equal the model's.
 
 use dispatcher_pool::host::{HostPool, HostQueue};
-use dispatcher_pool::{Descriptor, Fallback, Mode, MsgHeader, PoolConfig, PoolError, Queue, Received, Target, Timeout};
+use dispatcher_pool::{
+    Descriptor, Fallback, Mode, MsgHeader, PoolConfig, PoolError, Queue, Received, Target, Timeout,
+};
 use proptest::prelude::*;
 use std::collections::VecDeque;
 
@@ -17,7 +19,11 @@ enum Op {
     AllocDrop,
     Ref(usize),
     Unref(usize),
-    Broadcast { held: usize, targets: u8, oversize: bool },
+    Broadcast {
+        held: usize,
+        targets: u8,
+        oversize: bool,
+    },
     Consume(usize),
     Purge(usize),
     DoubleUnref(usize),
@@ -84,7 +90,10 @@ fn run(ops: Vec<Op>) {
             Target::new(q, MODES[k], k as u16).unwrap()
         })
         .collect();
-    let mut m = Model { free: (0..ENTRIES).rev().collect(), ..Model::default() };
+    let mut m = Model {
+        free: (0..ENTRIES).rev().collect(),
+        ..Model::default()
+    };
     let descs = p.descriptors();
     let ptr = |i: usize| &descs[i] as *const Descriptor;
     let mut next_tag = 1u8;
@@ -93,7 +102,11 @@ fn run(ops: Vec<Op>) {
     for op in ops {
         match op {
             Op::Alloc | Op::AllocDrop => {
-                let r = if matches!(op, Op::Alloc) { p.try_alloc_raw() } else { p.try_alloc_or_raw(Fallback::Drop) };
+                let r = if matches!(op, Op::Alloc) {
+                    p.try_alloc_raw()
+                } else {
+                    p.try_alloc_or_raw(Fallback::Drop)
+                };
                 match m.free.pop() {
                     Some(i) => {
                         let d = r.expect("model has a free entry");
@@ -129,16 +142,27 @@ fn run(ops: Vec<Op>) {
                 p.unref_raw(ptr(i)).unwrap();
                 m.unref(i);
             }
-            Op::Broadcast { held, targets: mask, oversize } if !m.held.is_empty() => {
+            Op::Broadcast {
+                held,
+                targets: mask,
+                oversize,
+            } if !m.held.is_empty() => {
                 let i = m.held.swap_remove(held % m.held.len());
-                let chosen: Vec<&Target<HostQueue>> = (0..3).filter(|k| mask & (1 << k) != 0).map(|k| &targets[k]).collect();
+                let chosen: Vec<&Target<HostQueue>> = (0..3)
+                    .filter(|k| mask & (1 << k) != 0)
+                    .map(|k| &targets[k])
+                    .collect();
                 if oversize {
                     // SAFETY: test-side write of the header of an entry we hold (a bad message_len).
                     unsafe { (*descs[i].msg_ptr()).message_len = PAYLOAD as u32 + 1 };
                 }
                 let r = p.broadcast_raw(ptr(i), &chosen);
                 if chosen.is_empty() || oversize {
-                    let e = if chosen.is_empty() { PoolError::NoTargets } else { PoolError::MessageTooLong };
+                    let e = if chosen.is_empty() {
+                        PoolError::NoTargets
+                    } else {
+                        PoolError::MessageTooLong
+                    };
                     assert_eq!(r, Err(e));
                     m.drops += 1;
                     if oversize {
@@ -211,7 +235,9 @@ fn run(ops: Vec<Op>) {
             }
             Op::UnrefMisaligned(k) => {
                 let i = k % ENTRIES;
-                let bad = (ptr(i) as *const u8).wrapping_add(1 + k % 7).cast::<Descriptor>();
+                let bad = (ptr(i) as *const u8)
+                    .wrapping_add(1 + k % 7)
+                    .cast::<Descriptor>();
                 assert_eq!(p.unref_raw(bad), Err(PoolError::MisalignedPointer));
                 m.invalid_unrefs += 1;
             }
@@ -221,17 +247,29 @@ fn run(ops: Vec<Op>) {
         // Invariants after every step.
         let report = p.check().expect("check() after step");
         assert_eq!(report.free, m.free.len());
-        for i in 0..ENTRIES {
-            assert_eq!(descs[i].refcount(), m.refs[i], "refcount of entry {i}");
+        for (i, d) in descs.iter().enumerate().take(ENTRIES) {
+            assert_eq!(d.refcount(), m.refs[i], "refcount of entry {i}");
         }
-        for k in 0..3 {
-            assert_eq!(targets[k].queue().len(), m.queues[k].len());
+        for (t, q) in targets.iter().zip(&m.queues) {
+            assert_eq!(t.queue().len(), q.len());
         }
         let s = p.snapshot();
         assert_eq!(s.pool_in_use as usize, ENTRIES - m.free.len());
         assert_eq!(
-            (s.pool_alloc_failures, s.pool_drop_count, s.enqueue_failures, s.invalid_unrefs, s.invalid_refs),
-            (m.alloc_failures, m.drops, m.enqueue_failures, m.invalid_unrefs, m.invalid_refs)
+            (
+                s.pool_alloc_failures,
+                s.pool_drop_count,
+                s.enqueue_failures,
+                s.invalid_unrefs,
+                s.invalid_refs
+            ),
+            (
+                m.alloc_failures,
+                m.drops,
+                m.enqueue_failures,
+                m.invalid_unrefs,
+                m.invalid_refs
+            )
         );
         let delivered: u32 = targets.iter().map(|t| t.stats().delivered).sum();
         let failed: u32 = targets.iter().map(|t| t.stats().failed).sum();

@@ -26,12 +26,20 @@ fn verify(payload: &[u8], source: u16) {
     let seq = u64::from_le_bytes(payload[..8].try_into().unwrap());
     let mut expect = [0u8; PAYLOAD];
     let len = fill(&mut expect, source as usize, seq);
-    assert_eq!(payload, &expect[..len], "payload corrupted (seq {seq}, producer {source})");
+    assert_eq!(
+        payload,
+        &expect[..len],
+        "payload corrupted (seq {seq}, producer {source})"
+    );
 }
 
 #[test]
 fn many_producers_and_consumers_leave_the_pool_whole() {
-    let total: u64 = if cfg!(debug_assertions) { 100_000 } else { 1_000_000 };
+    let total: u64 = if cfg!(debug_assertions) {
+        100_000
+    } else {
+        1_000_000
+    };
     let h = HostPool::new(PoolConfig::new(64, PAYLOAD).with_heap_slots(8)).unwrap();
     let p = h.pool();
     let stride = p.layout().stride;
@@ -66,7 +74,11 @@ fn many_producers_and_consumers_leave_the_pool_whole() {
                         }
                         Ok(Received::Value(_)) => {
                             // SAFETY: the value copy starts with a MsgHeader.
-                            let hdr = unsafe { buf.as_ptr().cast::<dispatcher_pool::MsgHeader>().read_unaligned() };
+                            let hdr = unsafe {
+                                buf.as_ptr()
+                                    .cast::<dispatcher_pool::MsgHeader>()
+                                    .read_unaligned()
+                            };
                             let start = dispatcher_pool::MsgHeader::SIZE;
                             verify(&buf[start..start + hdr.message_len as usize], hdr.source);
                         }
@@ -104,8 +116,12 @@ fn many_producers_and_consumers_leave_the_pool_whole() {
                         m.header_mut().unwrap().source = id as u16;
                         let extra = (seq % 7 == 0).then(|| m.try_clone().unwrap());
                         let mask = (seq.wrapping_mul(2654435761) >> 7) as usize | 1;
-                        let chosen: Vec<&Target<HostQueue>> =
-                            targets.iter().enumerate().filter(|(k, _)| mask & (1 << k) != 0).map(|(_, t)| t).collect();
+                        let chosen: Vec<&Target<HostQueue>> = targets
+                            .iter()
+                            .enumerate()
+                            .filter(|(k, _)| mask & (1 << k) != 0)
+                            .map(|(_, t)| t)
+                            .collect();
                         let n = p.broadcast(m, &chosen).unwrap();
                         if let Some(extra) = extra {
                             verify(extra.payload(), id as u16);
@@ -140,7 +156,11 @@ fn many_producers_and_consumers_leave_the_pool_whole() {
     );
     assert!(sent >= total - total % PRODUCERS as u64);
     assert_eq!(s.pool_in_use, 0);
-    assert!(s.high_water > 0 && s.high_water <= 64, "high water {}", s.high_water);
+    assert!(
+        s.high_water > 0 && s.high_water <= 64,
+        "high water {}",
+        s.high_water
+    );
     assert_eq!(s.fallback_in_use, 0);
     assert_eq!(s.allocations, s.frees);
     assert_eq!(s.broadcasts as u64, sent);

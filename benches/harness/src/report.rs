@@ -389,8 +389,8 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         cx16_exe: None,
         valgrind: "valgrind".into(),
         command: "scripts/bench".into(),
-        reps: 7,
-        ms: 300,
+        reps: 11,
+        ms: 200,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
