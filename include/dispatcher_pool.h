@@ -329,9 +329,9 @@ extern "C" {
  * another thread), -ENOMEM (the port could not allocate), -EFAULT (the port returned
  * misaligned memory). Thread context only; call once at boot.
  *
- * Value-mode targets whose item is `sizeof(dispatcher_msg_t)` need
- * `payload_size == DISPATCHER_PAYLOAD_MAX`: a value copy reads the whole item from the pool
- * message, so the pool's stride must be at least the item size.
+ * Every message occupies at least `sizeof(dispatcher_msg_t)` bytes of the region, so
+ * value-mode targets (item `sizeof(dispatcher_msg_t)`) work whatever `payload_size` is;
+ * `payload_size` bounds `message_len`.
  */
 int pool_init(size_t entries, size_t payload_size);
 

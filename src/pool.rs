@@ -56,6 +56,10 @@ pub struct PoolConfig {
     pub max_payload: usize,
     /// Descriptors reserved for heap fallback messages (0 disables [`Fallback::Heap`]).
     pub heap_slots: usize,
+    /// Smallest distance between two messages (0 = header + payload). The C API sets it to
+    /// `sizeof(dispatcher_msg_t)` so value-mode queues can copy whole messages whatever the
+    /// payload size.
+    pub min_stride: usize,
 }
 
 impl PoolConfig {
@@ -67,6 +71,7 @@ impl PoolConfig {
             max_entries: DEFAULT_MAX_ENTRIES,
             max_payload: DEFAULT_MAX_PAYLOAD,
             heap_slots: 0,
+            min_stride: 0,
         }
     }
 
@@ -95,7 +100,17 @@ impl PoolConfig {
         if self.heap_slots > MAX_HEAP_SLOTS {
             return Err(PoolError::BadEntryCount);
         }
-        let stride = (MsgHeader::SIZE + self.payload_size).next_multiple_of(MsgHeader::ALIGN);
+        if self.min_stride
+            > self
+                .max_payload
+                .saturating_add(MsgHeader::SIZE)
+                .saturating_add(MsgHeader::ALIGN)
+        {
+            return Err(PoolError::BadPayloadSize);
+        }
+        let stride = (MsgHeader::SIZE + self.payload_size)
+            .max(self.min_stride)
+            .next_multiple_of(MsgHeader::ALIGN);
         Ok(Layout {
             entries: self.entries,
             heap_slots: self.heap_slots,
@@ -137,8 +152,9 @@ impl Layout {
     }
 }
 
-/// One entry held longer than the asked age, from [`Pool::leaks`].
+/// One entry held longer than the asked age, from [`Pool::leaks`] (C: `struct pool_leak`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
 pub struct Leak {
     /// Descriptor index (heap slots follow the pool entries).
     pub index: u16,
@@ -680,6 +696,17 @@ mod tests {
         let l = PoolConfig::new(1024, 1).layout().unwrap();
         assert_eq!(l.stride % MsgHeader::ALIGN, 0);
         assert!(l.stride > MsgHeader::SIZE);
+    }
+
+    #[test]
+    fn min_stride_widens_messages() {
+        let mut cfg = PoolConfig::new(2, 10);
+        cfg.min_stride = MsgHeader::SIZE + 100;
+        let l = cfg.layout().unwrap();
+        assert!(l.stride >= MsgHeader::SIZE + 100);
+        assert_eq!(l.payload_size, 10);
+        cfg.min_stride = usize::MAX;
+        assert_eq!(cfg.layout().err(), Some(PoolError::BadPayloadSize));
     }
 
     #[test]

@@ -51,6 +51,10 @@ pub fn init_default_pool(
 ) -> Result<&'static Pool<'static, ExternPort>, PoolError> {
     cfg.max_payload = cfg.max_payload.min(DISPATCHER_PAYLOAD_MAX);
     cfg.max_entries = cfg.max_entries.min(DEFAULT_MAX_ENTRIES);
+    // Whole `dispatcher_msg_t` values can be copied to value-mode queues whatever the payload.
+    cfg.min_stride = cfg
+        .min_stride
+        .max(core::mem::size_of::<crate::types::dispatcher_msg_t>());
     POOL.init(|| {
         let layout = cfg.layout()?;
         let n = layout.descriptors();
@@ -172,9 +176,9 @@ unsafe fn target_list<'t>(
 /// another thread), -ENOMEM (the port could not allocate), -EFAULT (the port returned
 /// misaligned memory). Thread context only; call once at boot.
 ///
-/// Value-mode targets whose item is `sizeof(dispatcher_msg_t)` need
-/// `payload_size == DISPATCHER_PAYLOAD_MAX`: a value copy reads the whole item from the pool
-/// message, so the pool's stride must be at least the item size.
+/// Every message occupies at least `sizeof(dispatcher_msg_t)` bytes of the region, so
+/// value-mode targets (item `sizeof(dispatcher_msg_t)`) work whatever `payload_size` is;
+/// `payload_size` bounds `message_len`.
 #[no_mangle]
 pub extern "C" fn pool_init(entries: usize, payload_size: usize) -> c_int {
     code(
