@@ -64,3 +64,8 @@ pub use msg::{MsgHeader, DISPATCHER_TARGETS_MAX};
 pub use pool::{Fallback, Pool, PoolConfig};
 pub use port::{Port, Queue, Timeout};
 pub use target::{Mode, Received, Target};
+
+/// The README's Rust example, compiled and run as a doc test.
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
