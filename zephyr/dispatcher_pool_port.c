@@ -80,7 +80,7 @@ static const char *dp_region_src = "none";
 static const char *dp_desc_src = "none";
 static int dp_boot_status = -EAGAIN;
 
-static K_SPINLOCK_DEFINE(dp_arena_lock);
+static struct k_spinlock dp_arena_lock;
 
 /* Bump allocation from a static arena; NULL when it does not fit. Never freed. */
 static void *arena_take(uint8_t *arena, size_t arena_size, size_t *used, size_t size, size_t align)
@@ -100,7 +100,7 @@ static void *arena_take(uint8_t *arena, size_t arena_size, size_t *used, size_t 
 
 static void *kernel_heap_aligned(size_t size, size_t align)
 {
-#if defined(CONFIG_HEAP_MEM_POOL_SIZE) && (CONFIG_HEAP_MEM_POOL_SIZE > 0)
+#if defined(K_HEAP_MEM_POOL_SIZE) && (K_HEAP_MEM_POOL_SIZE > 0)
 	return k_aligned_alloc(MAX(align, sizeof(void *)), size);
 #else
 	ARG_UNUSED(size);
@@ -160,7 +160,7 @@ void *dispatcher_port_heap_alloc(size_t size, size_t align)
 
 void dispatcher_port_heap_free(void *p)
 {
-#if defined(CONFIG_HEAP_MEM_POOL_SIZE) && (CONFIG_HEAP_MEM_POOL_SIZE > 0)
+#if defined(K_HEAP_MEM_POOL_SIZE) && (K_HEAP_MEM_POOL_SIZE > 0)
 	k_free(p);
 #else
 	ARG_UNUSED(p);
