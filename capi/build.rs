@@ -5,13 +5,28 @@
 //! * `DISPATCHER_POOL_HEAP_SLOTS` (default 0): heap fallback slots of `pool_init`
 //!   (`pool_init_ex` takes them as a parameter).
 //!
+//! Failing the environment, each is read from the Zephyr `.config` named by `DOTCONFIG`
+//! (zephyr-lang-rust sets it for a `rustapp` and its dependencies):
+//! `CONFIG_DISPATCHER_POOL_PAYLOAD_SIZE`, `CONFIG_DISPATCHER_POOL_HEAP_FALLBACK_SLOTS`.
+//!
 //! `DISPATCHER_TARGETS_MAX` is read by the core's build script.
 use std::{env, fs, path::PathBuf};
 
-fn var(name: &str, default: usize) -> usize {
+fn kconfig(name: &str) -> Option<String> {
+    println!("cargo:rerun-if-env-changed=DOTCONFIG");
+    let path = env::var("DOTCONFIG").ok()?;
+    println!("cargo:rerun-if-changed={path}");
+    let text = fs::read_to_string(path).ok()?;
+    let prefix = format!("{name}=");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(|v| v.trim().to_string()))
+}
+
+fn var(name: &str, config: &str, default: usize) -> usize {
     println!("cargo:rerun-if-env-changed={name}");
     env::var(name)
         .ok()
+        .or_else(|| kconfig(config))
         .map(|v| {
             v.trim()
                 .parse()
@@ -22,12 +37,20 @@ fn var(name: &str, default: usize) -> usize {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    let payload = var("DISPATCHER_PAYLOAD_MAX", 1024);
+    let payload = var(
+        "DISPATCHER_PAYLOAD_MAX",
+        "CONFIG_DISPATCHER_POOL_PAYLOAD_SIZE",
+        1024,
+    );
     assert!(
         (1..=16 * 1024).contains(&payload),
         "DISPATCHER_PAYLOAD_MAX must be in 1..=16384 (the core's payload limit)"
     );
-    let heap_slots = var("DISPATCHER_POOL_HEAP_SLOTS", 0);
+    let heap_slots = var(
+        "DISPATCHER_POOL_HEAP_SLOTS",
+        "CONFIG_DISPATCHER_POOL_HEAP_FALLBACK_SLOTS",
+        0,
+    );
     assert!(
         heap_slots <= 64,
         "DISPATCHER_POOL_HEAP_SLOTS must be at most 64 (the core's MAX_HEAP_SLOTS)"

@@ -14,18 +14,16 @@
 //! through [`default_pool`]; the core's items are re-exported here, so such an app needs no
 //! second dependency.
 //!
+//! This crate is an `rlib`; the C static library `libdispatcher_pool.a` is the thin wrapper
+//! crate `capi/staticlib` (which adds the panic handler a bare-metal static library needs).
+//!
 //! # Features
-//! * `std` (default): host builds; std provides the static library's panic handler.
-//! * `panic-handler`: bare-metal static library (Zephyr); panics call the C library's `abort()`.
 //! * `critical-section`, `single-core`: passed to the core for targets without native CAS.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(all(feature = "std", feature = "panic-handler"))]
-compile_error!("features `std` and `panic-handler` are exclusive: use `--no-default-features --features panic-handler` for bare metal");
-
-#[cfg(feature = "std")]
+#[cfg(test)]
 extern crate std;
 
 mod api;
@@ -42,14 +40,3 @@ mod config {
     include!(concat!(env!("OUT_DIR"), "/config.rs"));
 }
 pub use config::{DISPATCHER_PAYLOAD_MAX, DISPATCHER_POOL_HEAP_SLOTS};
-
-#[cfg(feature = "panic-handler")]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    extern "C" {
-        fn abort() -> !;
-    }
-    // SAFETY: `abort` is the C library's (Zephyr's minimal libc and picolibc both provide it);
-    // it takes no arguments and does not return.
-    unsafe { abort() }
-}
