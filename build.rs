@@ -16,14 +16,21 @@ fn setting(name: &str, kconfig: &str) -> Option<String> {
     println!("cargo:rerun-if-changed={path}");
     let text = fs::read_to_string(path).ok()?;
     let prefix = format!("{kconfig}=");
-    text.lines().find_map(|l| l.strip_prefix(&prefix).map(|v| v.trim().to_string()))
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(|v| v.trim().to_string()))
 }
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    let targets: usize = setting("DISPATCHER_TARGETS_MAX", "CONFIG_DISPATCHER_POOL_TARGETS_MAX")
-        .map(|v| v.parse().expect("DISPATCHER_TARGETS_MAX must be an integer"))
-        .unwrap_or(16);
+    let targets: usize = setting(
+        "DISPATCHER_TARGETS_MAX",
+        "CONFIG_DISPATCHER_POOL_TARGETS_MAX",
+    )
+    .map(|v| {
+        v.parse()
+            .expect("DISPATCHER_TARGETS_MAX must be an integer")
+    })
+    .unwrap_or(16);
     // A multiple of 8 keeps `data[]` right after `targets[]` with no padding on 32- and 64-bit
     // targets, so the C struct and `MsgHeader::SIZE` agree.
     assert!(

@@ -450,7 +450,10 @@ int dispatcher_broadcast_ptr(struct pool_msg_t *p, struct dispatch_target_t *con
  * `msg_unref` it when done. Value mode: copies the item into `*out_value` (which must be a
  * whole `dispatcher_msg_t`) and stores NULL in `*out_ptr` if `out_ptr` is not NULL.
  *
- * Returns 0, -EAGAIN (nothing arrived in time), -EINVAL (NULL or uninitialised `t`, NULL
+ * ISR-safe with `timeout_ms == 0` only.
+ *
+ * Returns 0, -EAGAIN (nothing arrived in time), -EPERM (a non-zero timeout in an ISR),
+ * -EINVAL (NULL or uninitialised `t`, NULL
  * `out_ptr` in pointer mode, NULL `out_value` in value mode), -ENOSPC (the queue's item is
  * larger than `dispatcher_msg_t`), -EFAULT (the queue held a pointer that is not an entry of
  * the pool), -ENODEV (before `pool_init`).

@@ -245,14 +245,19 @@ impl<'a, P: Port> Pool<'a, P> {
     ///
     /// Pointer mode returns a [`Msg`] (its reference is released on drop). Value mode copies
     /// the item into `value_buf` (at least the queue's item size, else
-    /// [`PoolError::BufferTooSmall`]). [`PoolError::Timeout`] when nothing arrived.
+    /// [`PoolError::BufferTooSmall`]). [`PoolError::Timeout`] when nothing arrived. From an
+    /// ISR only [`Timeout::NoWait`] is allowed ([`PoolError::BlockingInIsr`] otherwise).
     pub fn receive<'p, Q: Queue>(
         &'p self,
         target: &Target<Q>,
         value_buf: Option<&mut [u8]>,
         timeout: Timeout,
     ) -> Result<Received<'p, 'a, P>, PoolError> {
-        match target.mode()? {
+        let mode = target.mode()?;
+        if timeout != Timeout::NoWait && self.port().in_isr() {
+            return Err(PoolError::BlockingInIsr);
+        }
+        match mode {
             Mode::Pointer => {
                 let mut item = 0usize;
                 // SAFETY: `item` is a writable usize, the queue's item size.

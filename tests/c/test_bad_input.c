@@ -277,6 +277,8 @@ static void isr_and_exhaustion(void)
     CHECK_EQ(pool_alloc(0, &out), 0); /* no wait is allowed in an ISR */
     CHECK(out != NULL);
     CHECK_EQ(msg_unref(out), 0);
+    CHECK_EQ(dispatcher_receive(&ptr_target, 5, &out, NULL), -EPERM); /* no waiting in an ISR */
+    CHECK_EQ(dispatcher_receive(&ptr_target, 0, &out, NULL), -EAGAIN); /* empty, no wait: fine */
     host_port_set_isr(false);
     CHECK_EQ(pool_alloc(0, NULL), -EINVAL);
     CHECK_POOL(0);

@@ -202,7 +202,8 @@ static void line_sensor_thread(void *a, void *b, void *c)
 
 	while (k_uptime_get() < end) {
 		for (int i = 0; i < STREAM_BURST; i++) {
-			pool_msg_t *p = pool_try_alloc(); /* streaming: never waits */
+			/* streaming: never waits; an empty pool is a counted drop (pool_drop_count) */
+			pool_msg_t *p = pool_try_alloc_or(POOL_FALLBACK_DROP);
 
 			if (p == NULL) {
 				atomic_inc(&stream_dropped); /* pool empty: drop this sample */
@@ -392,6 +393,13 @@ int main(void)
 		if (ts.delivered != (uint32_t)atomic_get(&processed[i])) {
 			error("delivered != processed", -EIO);
 		}
+	}
+
+	/* Every sample dropped for an empty pool is in pool_drop_count (which also counts
+	 * broadcasts that reached no module).
+	 */
+	if (s.pool_drop_count < (uint32_t)atomic_get(&stream_dropped)) {
+		error("pool_drop_count < stream_dropped", -EIO);
 	}
 
 	uint32_t control_lost_n = atomic_get(&control_lost) +
