@@ -676,21 +676,25 @@ pub fn main(args: &[String]) -> Result<(), String> {
         w,
         "- **Pointer broadcast vs crossbeam.** Per extra target, on top of the same queue ({:.0} instructions): \
          ours {:.0}, the crossbeam baseline {:.0}. The baseline trusts every pointer and does one `fetch_add` / \
-         `fetch_sub`; ours pays for what the design asks: the producer re-checks every target's state, takes the \
-         reference with a CAS loop that refuses overflow, records the holder and the per-target delivered count; \
-         the consumer validates the queue item (NULL / foreign / misaligned / free), the `Msg` handle validates it \
-         again on drop, and unref is a CAS loop that refuses a double unref. Closing it means fewer checks per \
-         target (see the report accompanying this change for measured candidates), not a different queue.",
+         `fetch_sub`; ours pays for what the design asks: the producer checks every target's state, the \
+         references of all pointer targets are taken in one CAS (saturation refused) and the leftovers given back in \
+         one, each put bumps the target's `delivered` counter, the last holder is recorded; the consumer checks the \
+         target, validates the queue item (NULL / foreign / misaligned / free), records the holder, and unref is a \
+         CAS loop that refuses a double unref. Closing the gap means dropping per-target checks or counters the \
+         design requires (per-target delivered/failed, the leak report's holder, bad-pointer refusal), not a \
+         different queue.",
         per("queue_only"),
         per("ours_bcast") - per("queue_only"),
         per("crossbeam_bcast") - per("queue_only")
     );
     let _ = writeln!(
         w,
-        "- **Contended throughput.** Every alloc and free also does a relaxed RMW on the pool-wide `allocations` / \
-         `frees` counters (and reads `high_water`): two more cache lines bounce between the cores per alloc/free \
-         pair, besides the free-list head, plus the SeqCst fence of the no-lost-wake-up protocol. heapless touches \
-         only its stack head and the block's refcount."
+        "- **Contended throughput.** Besides the free-list head, every allocation does relaxed RMWs on the \
+         pool-wide `allocations` and `pool_in_use` counters (exact in-use and high-water mark) and every free one on \
+         `pool_in_use` plus the SeqCst fence of the no-lost-wake-up protocol (see docs/DESIGN.md: the fence-free \
+         variant could not be proven with loom); heapless touches only its stack head and the block's refcount. On \
+         the product's target this cost does not exist: Zephyr runs the ESP32-S3 single-core, so no cache line \
+         bounces between cores. Sharding the counters per core would close it on SMP hosts."
     );
 
     let _ = writeln!(w, "\n## Memory footprint\n");
