@@ -12,6 +12,7 @@
 #ifndef DISPATCHER_POOL_PORT_H
 #define DISPATCHER_POOL_PORT_H
 
+#include <errno.h> /* the platform's: DISPATCHER_PORT_ERRNO_TABLE uses its numbers */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,14 +48,33 @@ struct k_msgq;
 /**
  * The positive errno values of the platform, indexed by DISPATCHER_ERRNO_*; the C API
  * returns their negation. Define it in a file compiled against the platform's <errno.h>
- * (glibc, picolibc and Zephyr's minimal libc disagree on EALREADY, EMSGSIZE, EOVERFLOW;
- * the minimal libc has no EOVERFLOW, use ERANGE there), for example:
+ * (glibc, picolibc and Zephyr's minimal libc disagree on EALREADY, EMSGSIZE, EOVERFLOW), with
+ * the initialiser below:
  *
- *     const int dispatcher_port_errno[DISPATCHER_ERRNO_COUNT] = {
- *         [DISPATCHER_ERRNO_EINVAL] = EINVAL, ...
- *     };
+ *     const int dispatcher_port_errno[DISPATCHER_ERRNO_COUNT] = DISPATCHER_PORT_ERRNO_TABLE;
  */
 extern const int dispatcher_port_errno[DISPATCHER_ERRNO_COUNT];
+
+/** @cond INTERNAL_HIDDEN */
+#ifdef EOVERFLOW
+#define DISPATCHER_PORT_EOVERFLOW_ EOVERFLOW
+#else
+/* Zephyr's minimal libc has no EOVERFLOW. */
+#define DISPATCHER_PORT_EOVERFLOW_ ERANGE
+#endif
+/** @endcond */
+
+/** Initialiser of dispatcher_port_errno from the including file's <errno.h>. */
+#define DISPATCHER_PORT_ERRNO_TABLE                                                            \
+	{                                                                                          \
+		[DISPATCHER_ERRNO_EINVAL] = EINVAL, [DISPATCHER_ERRNO_ENOMEM] = ENOMEM,                \
+		[DISPATCHER_ERRNO_EFAULT] = EFAULT, [DISPATCHER_ERRNO_EALREADY] = EALREADY,            \
+		[DISPATCHER_ERRNO_ENODEV] = ENODEV,                                                    \
+		[DISPATCHER_ERRNO_EOVERFLOW] = DISPATCHER_PORT_EOVERFLOW_,                             \
+		[DISPATCHER_ERRNO_EMSGSIZE] = EMSGSIZE, [DISPATCHER_ERRNO_EAGAIN] = EAGAIN,            \
+		[DISPATCHER_ERRNO_EPERM] = EPERM, [DISPATCHER_ERRNO_ENOSPC] = ENOSPC,                  \
+		[DISPATCHER_ERRNO_EBUSY] = EBUSY, [DISPATCHER_ERRNO_EIO] = EIO,                        \
+	}
 
 /** Milliseconds since boot (wrapping at 2^32); used for the leak report. ISR-safe. */
 uint32_t dispatcher_port_now_ms(void);

@@ -30,24 +30,7 @@ LOG_MODULE_REGISTER(dispatcher_pool, CONFIG_DISPATCHER_POOL_LOG_LEVEL);
 
 /* ----- errno table, compiled against this libc's errno.h ------------------------------------ */
 
-const int dispatcher_port_errno[DISPATCHER_ERRNO_COUNT] = {
-	[DISPATCHER_ERRNO_EINVAL] = EINVAL,
-	[DISPATCHER_ERRNO_ENOMEM] = ENOMEM,
-	[DISPATCHER_ERRNO_EFAULT] = EFAULT,
-	[DISPATCHER_ERRNO_EALREADY] = EALREADY,
-	[DISPATCHER_ERRNO_ENODEV] = ENODEV,
-#ifdef EOVERFLOW
-	[DISPATCHER_ERRNO_EOVERFLOW] = EOVERFLOW,
-#else
-	[DISPATCHER_ERRNO_EOVERFLOW] = ERANGE,
-#endif
-	[DISPATCHER_ERRNO_EMSGSIZE] = EMSGSIZE,
-	[DISPATCHER_ERRNO_EAGAIN] = EAGAIN,
-	[DISPATCHER_ERRNO_EPERM] = EPERM,
-	[DISPATCHER_ERRNO_ENOSPC] = ENOSPC,
-	[DISPATCHER_ERRNO_EBUSY] = EBUSY,
-	[DISPATCHER_ERRNO_EIO] = EIO,
-};
+const int dispatcher_port_errno[DISPATCHER_ERRNO_COUNT] = DISPATCHER_PORT_ERRNO_TABLE;
 
 /* ----- sizes from Kconfig -------------------------------------------------------------------- */
 

@@ -14,24 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-const int dispatcher_port_errno[DISPATCHER_ERRNO_COUNT] = {
-    [DISPATCHER_ERRNO_EINVAL] = EINVAL,
-    [DISPATCHER_ERRNO_ENOMEM] = ENOMEM,
-    [DISPATCHER_ERRNO_EFAULT] = EFAULT,
-    [DISPATCHER_ERRNO_EALREADY] = EALREADY,
-    [DISPATCHER_ERRNO_ENODEV] = ENODEV,
-#ifdef EOVERFLOW
-    [DISPATCHER_ERRNO_EOVERFLOW] = EOVERFLOW,
-#else
-    [DISPATCHER_ERRNO_EOVERFLOW] = ERANGE,
-#endif
-    [DISPATCHER_ERRNO_EMSGSIZE] = EMSGSIZE,
-    [DISPATCHER_ERRNO_EAGAIN] = EAGAIN,
-    [DISPATCHER_ERRNO_EPERM] = EPERM,
-    [DISPATCHER_ERRNO_ENOSPC] = ENOSPC,
-    [DISPATCHER_ERRNO_EBUSY] = EBUSY,
-    [DISPATCHER_ERRNO_EIO] = EIO,
-};
+const int dispatcher_port_errno[DISPATCHER_ERRNO_COUNT] = DISPATCHER_PORT_ERRNO_TABLE;
 
 /* ----- time and context --------------------------------------------------------------------- */
 
