@@ -15,10 +15,11 @@
 //! * `try_ref`: CAS loop, Relaxed (the caller already holds a reference);
 //!   refuses 0 ([`RefOfFree`](PoolError::RefOfFree)) and [`MAX_REFS`]
 //!   ([`RefOverflow`](PoolError::RefOverflow)) instead of wrapping;
-//! * `try_unref`: CAS loop with Release; refuses 0
-//!   ([`DoubleUnref`](PoolError::DoubleUnref)) instead of wrapping to `u32::MAX`; the caller that
-//!   moves 1 → 0 issues an Acquire fence (so every other owner's reads and writes of the message
-//!   happen before the entry is reused) and then recycles the entry.
+//! * `try_unref_n`: CAS loop with Release that drops `n` references (1 for `msg_unref`, several
+//!   at once at the end of a broadcast); refuses fewer than `n` left
+//!   ([`DoubleUnref`](PoolError::DoubleUnref)) instead of wrapping; the caller that reaches 0
+//!   gets an Acquire fence (so every other owner's reads and writes of the message happen
+//!   before the entry is reused) and then recycles the entry.
 //!
 //! A CAS loop costs the same as `fetch_sub` when uncontended and is what lets a double
 //! unref be refused without changing anything.
@@ -171,33 +172,6 @@ impl Descriptor {
             Ok(false)
         }
     }
-
-    /// Drops a reference. `Ok(true)` when this was the last one: the caller must recycle the
-    /// entry (the Acquire fence is already done).
-    #[inline]
-    pub(crate) fn try_unref(&self) -> Result<bool, PoolError> {
-        let mut cur = self.refcount.load(Ordering::Relaxed);
-        loop {
-            if cur == 0 {
-                return Err(PoolError::DoubleUnref);
-            }
-            match self.refcount.compare_exchange_weak(
-                cur,
-                cur - 1,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(actual) => cur = actual,
-            }
-        }
-        if cur == 1 {
-            self.acquire_last();
-            Ok(true)
-        } else {
-            Ok(false)
-        }
-    }
 }
 
 impl Default for Descriptor {
@@ -229,7 +203,7 @@ mod tests {
     #[test]
     fn unref_of_a_free_entry_is_refused_and_changes_nothing() {
         let d = Descriptor::new();
-        assert_eq!(d.try_unref(), Err(PoolError::DoubleUnref));
+        assert_eq!(d.try_unref_n(1), Err(PoolError::DoubleUnref));
         assert_eq!(d.refcount(), 0);
     }
 
@@ -238,9 +212,9 @@ mod tests {
         let d = Descriptor::new();
         d.set_allocated(0);
         assert_eq!(d.try_ref(), Ok(2));
-        assert_eq!(d.try_unref(), Ok(false));
-        assert_eq!(d.try_unref(), Ok(true));
-        assert_eq!(d.try_unref(), Err(PoolError::DoubleUnref));
+        assert_eq!(d.try_unref_n(1), Ok(false));
+        assert_eq!(d.try_unref_n(1), Ok(true));
+        assert_eq!(d.try_unref_n(1), Err(PoolError::DoubleUnref));
     }
 
     #[test]

@@ -436,16 +436,9 @@ impl<'a, P: Port> Pool<'a, P> {
     /// Refusals (NULL, foreign, misaligned, double unref) change nothing and are counted.
     #[inline]
     pub fn unref_raw(&self, p: *const Descriptor) -> Result<(), PoolError> {
-        let r = self.index_of(p).and_then(|i| {
-            let d = &self.descs[i];
-            if d.try_unref()? {
-                self.recycle(i, d);
-            }
-            Ok(())
-        });
+        let r = self.index_of(p).and_then(|i| self.unref_at(i, 1));
         if let Err(e) = r {
-            Counters::bump(&self.counters.invalid_unrefs);
-            log::warn!("msg_unref refused: {e}");
+            self.refused_unref(e);
         }
         r
     }
@@ -454,15 +447,25 @@ impl<'a, P: Port> Pool<'a, P> {
     /// path, which skips the pointer checks). A double unref is still refused and counted.
     #[inline]
     pub(crate) fn unref_index(&self, index: usize) {
-        let d = &self.descs[index];
-        match d.try_unref() {
-            Ok(true) => self.recycle(index, d),
-            Ok(false) => {}
-            Err(e) => {
-                Counters::bump(&self.counters.invalid_unrefs);
-                log::warn!("msg_unref refused: {e}");
-            }
+        if let Err(e) = self.unref_at(index, 1) {
+            self.refused_unref(e);
         }
+    }
+
+    /// Drops `n` references of the descriptor at `index`, recycling it on the last one.
+    #[inline]
+    pub(crate) fn unref_at(&self, index: usize, n: u32) -> Result<(), PoolError> {
+        let d = &self.descs[index];
+        if d.try_unref_n(n)? {
+            self.recycle(index, d);
+        }
+        Ok(())
+    }
+
+    #[cold]
+    pub(crate) fn refused_unref(&self, e: PoolError) {
+        Counters::bump(&self.counters.invalid_unrefs);
+        log::warn!("msg_unref refused: {e}");
     }
 
     /// Index of a descriptor known to be ours (no checks beyond a debug assertion).

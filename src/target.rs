@@ -179,7 +179,7 @@ impl<'a, P: Port> Pool<'a, P> {
         if let Some(e) = refused {
             Counters::bump(&self.counters.drops);
             log::warn!("broadcast refused: {e}");
-            self.release_n(index, d, 1);
+            self.release_n(index, 1);
             return Err(e);
         }
         Counters::bump(&self.counters.broadcasts);
@@ -224,20 +224,15 @@ impl<'a, P: Port> Pool<'a, P> {
             Counters::bump(&self.counters.drops);
         }
         // The unused reservations and the producer's reference, in one step.
-        self.release_n(index, d, spare + 1);
+        self.release_n(index, spare + 1);
         Ok(delivered)
     }
 
-    /// Drops `n` references we know we hold.
+    /// Drops `n` references we know we hold (only a double unref elsewhere can make this fail).
     #[inline]
-    fn release_n(&self, index: usize, d: &Descriptor, n: u32) {
-        match d.try_unref_n(n) {
-            Ok(true) => self.recycle(index, d),
-            Ok(false) => {}
-            Err(e) => {
-                Counters::bump(&self.counters.invalid_unrefs);
-                log::error!("broadcast: refcount below the references it holds: {e}");
-            }
+    fn release_n(&self, index: usize, n: u32) {
+        if let Err(e) = self.unref_at(index, n) {
+            self.refused_unref(e);
         }
     }
 
