@@ -25,7 +25,7 @@
 //! unref be refused without changing anything.
 
 use crate::error::PoolError;
-use crate::msg::MsgHeader;
+use crate::header::MsgHeader;
 use crate::sync::{const_fn, AtomicPtr, AtomicU16, AtomicU32, Ordering};
 
 /// Highest refcount; one more `ref` fails with [`PoolError::RefOverflow`].

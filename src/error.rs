@@ -12,7 +12,7 @@ pub enum PoolError {
     BadPayloadSize,
     /// The descriptor slice or message region is too small for the configuration (`-ENOMEM`).
     RegionTooSmall,
-    /// The message region is not aligned for [`crate::msg::MsgHeader`] (`-EFAULT`).
+    /// The message region is not aligned for [`crate::header::MsgHeader`] (`-EFAULT`).
     RegionMisaligned,
     /// The pool was already initialised (`-EALREADY`).
     AlreadyInitialized,

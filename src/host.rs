@@ -226,15 +226,17 @@ impl Queue for HostQueue {
     fn item_size(&self) -> usize {
         self.item_size
     }
-    unsafe fn try_put(&self, item: *const u8) -> bool {
+    unsafe fn try_put(&self, item: *const u8, len: usize) -> bool {
+        assert!(len <= self.item_size, "try_put: len above the item size");
         let mut r = lock(&self.ring);
         if r.len == self.depth {
             return false;
         }
         let slot = (r.head + r.len) % self.depth * self.item_size;
-        // SAFETY: caller guarantees `item` has item_size readable bytes; the slot is in `buf`.
-        let src = unsafe { core::slice::from_raw_parts(item, self.item_size) };
-        r.buf[slot..slot + self.item_size].copy_from_slice(src);
+        // SAFETY: caller guarantees `item` has `len` readable bytes; the slot is in `buf`.
+        let src = unsafe { core::slice::from_raw_parts(item, len) };
+        r.buf[slot..slot + len].copy_from_slice(src);
+        r.buf[slot + len..slot + self.item_size].fill(0);
         r.len += 1;
         drop(r);
         self.not_empty.notify_one();
@@ -272,6 +274,17 @@ impl Queue for HostQueue {
         dst.copy_from_slice(&r.buf[slot..slot + self.item_size]);
         r.head = (r.head + 1) % self.depth;
         r.len -= 1;
+        true
+    }
+    unsafe fn peek_at(&self, idx: usize, out: *mut u8) -> bool {
+        let r = lock(&self.ring);
+        if idx >= r.len {
+            return false;
+        }
+        let slot = (r.head + idx) % self.depth * self.item_size;
+        // SAFETY: caller guarantees `out` has item_size writable bytes.
+        let dst = unsafe { core::slice::from_raw_parts_mut(out, self.item_size) };
+        dst.copy_from_slice(&r.buf[slot..slot + self.item_size]);
         true
     }
     fn len(&self) -> usize {

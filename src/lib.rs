@@ -20,9 +20,11 @@
 //! Where things are:
 //! * `freelist` (private, `src/freelist.rs`): the lock-free, ABA-safe LIFO of free entries;
 //! * [`descriptor`]: the per-entry bookkeeping and the refcount protocol;
-//! * [`pool`]: init, allocation (non-blocking, blocking, heap fallback), `ref`/`unref`,
-//!   self-check and leak report;
-//! * [`target`]: targets in pointer or value mode, `broadcast`, `receive`, `purge`;
+//! * [`header`]: [`MsgHeader`], the fixed part of `dispatcher_msg_t`; [`msg`]: [`Msg`], the handle;
+//! * [`pool`]: a pool over the caller's memory: config and layout, allocation (non-blocking,
+//!   blocking, heap fallback), `ref`/`unref`, self-check and leak report (one file each);
+//! * [`target`]: targets in pointer or value mode; [`broadcast`](Pool::broadcast) in
+//!   `broadcast.rs`; [`receive`](Pool::receive) and [`purge`](Pool::purge) in `receive.rs`;
 //! * [`port`]: the OS port trait and the queue trait;
 //! * [`metrics`]: counters, snapshot, JSON writer; [`sizing`]: the boot-time heuristic;
 //! * [`global`]: one static pool (what C's `pool_init` sets up);
@@ -39,15 +41,17 @@ extern crate std;
 
 mod sync;
 
+mod broadcast;
 pub mod descriptor;
 pub mod error;
 mod freelist;
 pub mod global;
-pub mod handle;
+pub mod header;
 pub mod metrics;
 pub mod msg;
 pub mod pool;
 pub mod port;
+mod receive;
 pub mod sizing;
 pub mod target;
 
@@ -59,11 +63,12 @@ mod loom_models;
 
 pub use descriptor::Descriptor;
 pub use error::PoolError;
-pub use handle::Msg;
-pub use msg::{MsgHeader, DISPATCHER_TARGETS_MAX};
+pub use header::{MsgHeader, DISPATCHER_PAYLOAD_MAX, DISPATCHER_TARGETS_MAX};
+pub use msg::Msg;
 pub use pool::{Fallback, Pool, PoolConfig};
 pub use port::{Port, Queue, Timeout};
-pub use target::{Mode, Received, Target};
+pub use receive::Received;
+pub use target::{Mode, Target};
 
 /// The README's Rust example, compiled and run as a doc test.
 #[cfg(all(doctest, feature = "std"))]

@@ -171,7 +171,8 @@ fn free_list_never_hands_an_entry_out_twice_or_loses_one() {
                             let i = index(p, d);
                             w.shadow.write(i, t * 10 + round);
                             assert_eq!(w.shadow.read(i), t * 10 + round);
-                            p.unref_raw(d).unwrap();
+                            // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+                            unsafe { p.unref_raw(d) }.unwrap();
                         }
                     }
                 })
@@ -191,7 +192,8 @@ fn last_unref_race_recycles_exactly_once() {
         let w = world(1, 1);
         let p = w.pool.pool();
         let d = p.try_alloc_raw().unwrap();
-        p.ref_raw(d).unwrap();
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        unsafe { p.ref_raw(d) }.unwrap();
         let addr = d as *const Descriptor as usize;
         let threads: Vec<_> = (0..2)
             .map(|_| {
@@ -199,12 +201,14 @@ fn last_unref_race_recycles_exactly_once() {
                 thread::spawn(move || {
                     let p = w.pool.pool();
                     assert_eq!(w.shadow.read(0), 0);
-                    p.unref_raw(addr as *const Descriptor).unwrap();
+                    // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+                    unsafe { p.unref_raw(addr as *const Descriptor) }.unwrap();
                     // The entry may now be reused: allocate and write it.
                     if let Ok(d) = p.try_alloc_raw() {
                         w.shadow.write(0, 1);
                         w.shadow.write(0, 0);
-                        p.unref_raw(d).unwrap();
+                        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+                        unsafe { p.unref_raw(d) }.unwrap();
                     }
                 })
             })
@@ -272,11 +276,13 @@ fn blocking_alloc_is_woken_by_a_free() {
                 let p = w.pool.pool();
                 let d = p.alloc_blocking_raw(Timeout::Forever).unwrap();
                 w.shadow.write(0, 2);
-                p.unref_raw(d).unwrap();
+                // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+                unsafe { p.unref_raw(d) }.unwrap();
             })
         };
         w.shadow.write(0, 1);
-        p.unref_raw(addr as *const Descriptor).unwrap();
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        unsafe { p.unref_raw(addr as *const Descriptor) }.unwrap();
         waiter.join().unwrap();
         assert_eq!(p.check().unwrap().free, 1);
         assert_eq!(p.waiters(), 0);
@@ -303,12 +309,15 @@ fn two_blocked_allocators_both_get_an_entry() {
                 })
             })
             .collect();
-        p.unref_raw(a as *const Descriptor).unwrap();
-        p.unref_raw(b as *const Descriptor).unwrap();
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        unsafe { p.unref_raw(a as *const Descriptor) }.unwrap();
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        unsafe { p.unref_raw(b as *const Descriptor) }.unwrap();
         let got: Vec<usize> = waiters.into_iter().map(|t| t.join().unwrap()).collect();
         assert_ne!(got[0], got[1]);
         for g in got {
-            p.unref_raw(g as *const Descriptor).unwrap();
+            // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+            unsafe { p.unref_raw(g as *const Descriptor) }.unwrap();
         }
         assert_eq!(p.check().unwrap().free, 2);
     });

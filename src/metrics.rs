@@ -4,7 +4,7 @@
 //! 2³² events and differences such as `allocations - frees` are taken with wrapping arithmetic.
 
 use crate::sync::{const_fn, AtomicU32, Ordering};
-use core::fmt::{self, Write};
+use core::fmt;
 
 /// The pool's live counters.
 pub(crate) struct Counters {
@@ -71,8 +71,9 @@ impl Counters {
     }
 }
 
-/// A copy of every pool counter, read in one call.
+/// A copy of every pool counter, read in one call (C: `struct pool_stats`). Counters wrap at 2³².
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Snapshot {
     /// Entries in the pool.
     pub pool_total: u32,
@@ -98,7 +99,7 @@ pub struct Snapshot {
     pub fallback_allocs: u32,
     /// Heap fallback messages held now.
     pub fallback_in_use: u32,
-    /// Broadcasts performed.
+    /// Broadcasts that went ahead (refused calls are not counted here: they count a drop).
     pub broadcasts: u32,
     /// Messages released by `target_purge`.
     pub purged: u32,
@@ -135,29 +136,36 @@ impl Counters {
     }
 }
 
-/// One target's counters, for the JSON writer and the shell.
+/// One target's counters, for the JSON writer and the shell (C: `struct dispatch_target_stats`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct TargetStats {
-    /// The target's id.
-    pub id: u16,
     /// Messages delivered to its queue.
     pub delivered: u32,
     /// Puts refused (queue full or message too long for a value queue).
     pub failed: u32,
-    /// Items in its queue now.
+    /// Items in its queue now (a snapshot).
     pub queued: u32,
+    /// The target's id.
+    pub id: u16,
 }
 
-/// A `fmt::Write` over a byte slice that fails instead of truncating.
-pub struct SliceWriter<'b> {
+/// A JSON writer into a byte slice that fails instead of truncating. It formats integers
+/// itself, so the JSON path pulls no `core::fmt` machinery into a firmware image.
+pub struct JsonWriter<'b> {
     buf: &'b mut [u8],
     len: usize,
+    overflow: bool,
 }
 
-impl<'b> SliceWriter<'b> {
+impl<'b> JsonWriter<'b> {
     /// A writer filling `buf` from the start.
     pub fn new(buf: &'b mut [u8]) -> Self {
-        SliceWriter { buf, len: 0 }
+        JsonWriter {
+            buf,
+            len: 0,
+            overflow: false,
+        }
     }
     /// Bytes written so far.
     pub fn len(&self) -> usize {
@@ -167,89 +175,71 @@ impl<'b> SliceWriter<'b> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-}
-
-impl Write for SliceWriter<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
-        if end > self.buf.len() {
-            return Err(fmt::Error);
+    /// Appends raw bytes (already valid JSON).
+    pub fn raw(&mut self, s: &[u8]) -> &mut Self {
+        match self.len.checked_add(s.len()) {
+            Some(end) if end <= self.buf.len() && !self.overflow => {
+                self.buf[self.len..end].copy_from_slice(s);
+                self.len = end;
+            }
+            _ => self.overflow = true,
         }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
+        self
+    }
+    /// Appends `v` in decimal.
+    pub fn uint(&mut self, mut v: u32) -> &mut Self {
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.raw(&digits[i..])
+    }
+    /// Appends `s` as a JSON string (quoted; `"`, `\` and control characters escaped).
+    pub fn string(&mut self, s: &[u8]) -> &mut Self {
+        self.raw(b"\"");
+        for &c in s {
+            match c {
+                b'"' => self.raw(b"\\\""),
+                b'\\' => self.raw(b"\\\\"),
+                0..=0x1f => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    self.raw(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]])
+                }
+                _ => self.raw(&[c]),
+            };
+        }
+        self.raw(b"\"")
+    }
+    /// Appends `"key":v`, preceded by a comma unless `first`.
+    pub fn field(&mut self, first: bool, key: &str, v: u32) -> &mut Self {
+        if !first {
+            self.raw(b",");
+        }
+        self.string(key.as_bytes()).raw(b":").uint(v)
+    }
+    /// Ends the text with a NUL byte not counted in the length (for C); the length, or
+    /// [`PoolError::BufferTooSmall`](crate::PoolError::BufferTooSmall) if anything did not fit.
+    pub fn finish(mut self) -> Result<usize, crate::PoolError> {
+        let n = self.len;
+        self.raw(b"\0");
+        if self.overflow {
+            Err(crate::PoolError::BufferTooSmall)
+        } else {
+            Ok(n)
+        }
     }
 }
 
 impl Snapshot {
-    /// Writes the snapshot (and `targets`, if any) as one JSON object into `buf`, followed by
-    /// a NUL byte not counted in the returned length (so C can print it as a string).
-    ///
-    /// ```
-    /// use dispatcher_pool::metrics::Snapshot;
-    /// let s = Snapshot { pool_total: 8, pool_in_use: 3, ..Snapshot::default() };
-    /// let mut buf = [0u8; 512];
-    /// let n = s.write_json(&[], &mut buf).unwrap();
-    /// let json = core::str::from_utf8(&buf[..n]).unwrap();
-    /// assert!(json.starts_with("{\"pool_total\":8,\"pool_in_use\":3,"));
-    /// ```
-    pub fn write_json(
-        &self,
-        targets: &[TargetStats],
-        buf: &mut [u8],
-    ) -> Result<usize, crate::PoolError> {
-        let mut w = SliceWriter::new(buf);
-        self.write_json_fmt(targets, &mut w)
-            .map_err(|_| crate::PoolError::BufferTooSmall)?;
-        let n = w.len();
-        // NUL terminator for C.
-        w.write_str("\0")
-            .map_err(|_| crate::PoolError::BufferTooSmall)?;
-        Ok(n)
-    }
-
-    fn write_json_fmt(&self, targets: &[TargetStats], w: &mut impl Write) -> fmt::Result {
-        write!(
-            w,
-            "{{\"pool_total\":{},\"pool_in_use\":{},\"pool_alloc_failures\":{},\"pool_drop_count\":{},\
-             \"enqueue_failures\":{},\"high_water\":{},\"allocations\":{},\"frees\":{},\
-             \"invalid_unrefs\":{},\"invalid_refs\":{},\"fallback_allocs\":{},\"fallback_in_use\":{},\
-             \"broadcasts\":{},\"purged\":{},\"payload_size\":{},\"stride\":{},\"targets\":[",
-            self.pool_total,
-            self.pool_in_use,
-            self.pool_alloc_failures,
-            self.pool_drop_count,
-            self.enqueue_failures,
-            self.high_water,
-            self.allocations,
-            self.frees,
-            self.invalid_unrefs,
-            self.invalid_refs,
-            self.fallback_allocs,
-            self.fallback_in_use,
-            self.broadcasts,
-            self.purged,
-            self.payload_size,
-            self.stride,
-        )?;
-        for (i, t) in targets.iter().enumerate() {
-            if i > 0 {
-                w.write_str(",")?;
-            }
-            write!(
-                w,
-                "{{\"id\":{},\"delivered\":{},\"failed\":{},\"queued\":{}}}",
-                t.id, t.delivered, t.failed, t.queued
-            )?;
-        }
-        w.write_str("]}")
-    }
-}
-
-impl fmt::Display for Snapshot {
-    /// A two-column table, as the shell prints it.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows: [(&str, u32); 16] = [
+    /// The counters by name, in the order the JSON writer and the shell print them.
+    pub fn fields(&self) -> [(&'static str, u32); 16] {
+        [
             ("pool_total", self.pool_total),
             ("pool_in_use", self.pool_in_use),
             ("pool_alloc_failures", self.pool_alloc_failures),
@@ -266,8 +256,64 @@ impl fmt::Display for Snapshot {
             ("purged", self.purged),
             ("payload_size", self.payload_size),
             ("stride", self.stride),
-        ];
-        for (name, v) in rows {
+        ]
+    }
+
+    /// Writes the snapshot (and `targets`, if any) as one JSON object into `buf`, followed by
+    /// a NUL byte not counted in the returned length (so C can print it as a string). A
+    /// non-empty `name` comes first as `"name":"..."`.
+    ///
+    /// ```
+    /// use dispatcher_pool::metrics::Snapshot;
+    /// let s = Snapshot { pool_total: 8, pool_in_use: 3, ..Snapshot::default() };
+    /// let mut buf = [0u8; 512];
+    /// let n = s.write_json("control", &[], &mut buf).unwrap();
+    /// let json = core::str::from_utf8(&buf[..n]).unwrap();
+    /// assert!(json.starts_with("{\"name\":\"control\",\"pool_total\":8,\"pool_in_use\":3,"));
+    /// ```
+    pub fn write_json(
+        &self,
+        name: &str,
+        targets: &[TargetStats],
+        buf: &mut [u8],
+    ) -> Result<usize, crate::PoolError> {
+        let mut w = JsonWriter::new(buf);
+        self.write_json_to(name, targets, &mut w);
+        w.finish()
+    }
+
+    /// [`write_json`](Self::write_json) into a writer (to put several pools in one array).
+    pub fn write_json_to(&self, name: &str, targets: &[TargetStats], w: &mut JsonWriter<'_>) {
+        w.raw(b"{");
+        let mut first = true;
+        if !name.is_empty() {
+            w.string(b"name").raw(b":").string(name.as_bytes());
+            first = false;
+        }
+        for (key, v) in self.fields() {
+            w.field(first, key, v);
+            first = false;
+        }
+        w.raw(b",\"targets\":[");
+        for (i, t) in targets.iter().enumerate() {
+            if i > 0 {
+                w.raw(b",");
+            }
+            w.raw(b"{")
+                .field(true, "id", t.id.into())
+                .field(false, "delivered", t.delivered)
+                .field(false, "failed", t.failed)
+                .field(false, "queued", t.queued)
+                .raw(b"}");
+        }
+        w.raw(b"]}");
+    }
+}
+
+impl fmt::Display for Snapshot {
+    /// A two-column table, as the shell prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, v) in self.fields() {
             writeln!(f, "{name:<20} {v}")?;
         }
         Ok(())
@@ -283,7 +329,7 @@ mod tests {
         let s = Snapshot::default();
         let mut buf = [0u8; 40];
         assert_eq!(
-            s.write_json(&[], &mut buf),
+            s.write_json("", &[], &mut buf),
             Err(crate::PoolError::BufferTooSmall)
         );
     }
@@ -309,13 +355,38 @@ mod tests {
             },
         ];
         let mut buf = [0xffu8; 1024];
-        let n = s.write_json(&t, &mut buf).unwrap();
+        let n = s.write_json("", &t, &mut buf).unwrap();
         let json = core::str::from_utf8(&buf[..n]).unwrap();
         assert_eq!(buf[n], 0);
         assert!(json.contains("\"enqueue_failures\":7"));
         assert!(json.ends_with(
             "\"targets\":[{\"id\":1,\"delivered\":5,\"failed\":0,\"queued\":2},{\"id\":2,\"delivered\":3,\"failed\":7,\"queued\":0}]}"
         ));
+    }
+
+    #[test]
+    fn json_numbers_names_and_escapes() {
+        let s = Snapshot {
+            pool_total: u32::MAX,
+            pool_in_use: 0,
+            purged: 10,
+            ..Snapshot::default()
+        };
+        let mut buf = [0u8; 1024];
+        let n = s.write_json("a\"b\\\n", &[], &mut buf).unwrap();
+        let json = core::str::from_utf8(&buf[..n]).unwrap();
+        assert!(
+            json.starts_with("{\"name\":\"a\\\"b\\\\\\u000a\",\"pool_total\":4294967295,\"pool_in_use\":0,"),
+            "{json}"
+        );
+        assert!(json.contains("\"purged\":10,"));
+        // Every prefix length but the full one is refused.
+        for len in 0..=n {
+            let mut small = std::vec![0u8; len];
+            assert_eq!(s.write_json("a\"b\\\n", &[], &mut small), Err(crate::PoolError::BufferTooSmall));
+        }
+        let mut exact = std::vec![0u8; n + 1];
+        assert_eq!(s.write_json("a\"b\\\n", &[], &mut exact), Ok(n));
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The OS port: what the pool needs from the operating system, and the target queues.
 //!
-//! Two implementations ship: [`crate::host`] (std threads; tests, benches, demo) and the
-//! Zephyr C port (`zephyr/port.c` through the `capi` crate: `k_sem`, `k_msgq`, `k_malloc`,
-//! `k_uptime_get`, `k_is_in_isr`).
+//! Two implementations ship: `host` (feature `std`: std threads; tests, benches, demo) and the
+//! C port through the `capi` crate (`zephyr/dispatcher_pool_port.c`: `k_sem`, `k_msgq`,
+//! `k_aligned_alloc`, `k_uptime_get_32`, `k_is_in_isr`; `port/posix/` on Linux).
+//!
+//! Every pool owns its port value, so each pool has its own semaphore: waiters of one pool are
+//! woken only by frees of that pool.
 
 use core::alloc::Layout;
 
@@ -71,16 +74,28 @@ pub trait Port: Sync {
 pub trait Queue: Sync {
     /// Size of one item in bytes.
     fn item_size(&self) -> usize;
-    /// Copies one item in without waiting; `false` when full.
+    /// Copies `len` bytes from `item` in as one item without waiting, zero-filling the rest of
+    /// the item (`len < item_size()` when a small pool message goes to a value queue);
+    /// `false` when full.
     ///
     /// # Safety
-    /// `item` points to `item_size()` readable bytes.
-    unsafe fn try_put(&self, item: *const u8) -> bool;
+    /// `item` points to `len` readable bytes and `len <= item_size()`.
+    unsafe fn try_put(&self, item: *const u8, len: usize) -> bool;
     /// Copies one item out, waiting up to `timeout`; `false` when none arrived.
     ///
     /// # Safety
     /// `out` points to `item_size()` writable bytes.
     unsafe fn get(&self, out: *mut u8, timeout: Timeout) -> bool;
+    /// Copies the `idx`-th queued item (0 = the next to be received) into `out` without
+    /// removing it; `false` if there is none or the queue cannot peek (the default). Used
+    /// only by the leak report.
+    ///
+    /// # Safety
+    /// `out` points to `item_size()` writable bytes.
+    unsafe fn peek_at(&self, idx: usize, out: *mut u8) -> bool {
+        let _ = (idx, out);
+        false
+    }
     /// Items currently queued (a racy snapshot).
     fn len(&self) -> usize;
     /// Discards every queued item (`k_msgq_purge`); returns how many there were.
@@ -95,9 +110,13 @@ impl<Q: Queue + ?Sized> Queue for &Q {
     fn item_size(&self) -> usize {
         (**self).item_size()
     }
-    unsafe fn try_put(&self, item: *const u8) -> bool {
-        // SAFETY: forwarded contract: `item` points to item_size() readable bytes.
-        unsafe { (**self).try_put(item) }
+    unsafe fn try_put(&self, item: *const u8, len: usize) -> bool {
+        // SAFETY: forwarded contract: `item` points to `len <= item_size()` readable bytes.
+        unsafe { (**self).try_put(item, len) }
+    }
+    unsafe fn peek_at(&self, idx: usize, out: *mut u8) -> bool {
+        // SAFETY: forwarded contract: `out` points to item_size() writable bytes.
+        unsafe { (**self).peek_at(idx, out) }
     }
     unsafe fn get(&self, out: *mut u8, timeout: Timeout) -> bool {
         // SAFETY: forwarded contract: `out` points to item_size() writable bytes.

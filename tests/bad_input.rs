@@ -69,7 +69,8 @@ fn init_twice_and_use_before_init() {
 fn unref_of_null() {
     let h = host(2);
     let p = h.pool();
-    assert_eq!(p.unref_raw(core::ptr::null()), Err(PoolError::Null));
+    // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+    assert_eq!(unsafe { p.unref_raw(core::ptr::null()) }, Err(PoolError::Null));
     assert_eq!(p.snapshot().invalid_unrefs, 1);
     p.check().unwrap();
 }
@@ -80,10 +81,12 @@ fn unref_of_a_foreign_pointer() {
     let other = host(2);
     let p = h.pool();
     let stack = Descriptor::new();
-    assert_eq!(p.unref_raw(&stack), Err(PoolError::ForeignPointer));
+    // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+    assert_eq!(unsafe { p.unref_raw(&stack) }, Err(PoolError::ForeignPointer));
     // A live entry of another pool is foreign too, and stays held there.
     let theirs = other.pool().try_alloc_raw().unwrap();
-    assert_eq!(p.unref_raw(theirs), Err(PoolError::ForeignPointer));
+    // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+    assert_eq!(unsafe { p.unref_raw(theirs) }, Err(PoolError::ForeignPointer));
     assert_eq!(theirs.refcount(), 1);
     assert_eq!(p.snapshot().invalid_unrefs, 2);
     p.check().unwrap();
@@ -97,9 +100,11 @@ fn unref_of_a_misaligned_pointer() {
     let inside = (d as *const Descriptor as *const u8)
         .wrapping_add(4)
         .cast::<Descriptor>();
-    assert_eq!(p.unref_raw(inside), Err(PoolError::MisalignedPointer));
+    // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+    assert_eq!(unsafe { p.unref_raw(inside) }, Err(PoolError::MisalignedPointer));
     assert_eq!(d.refcount(), 1);
-    p.unref_raw(d).unwrap();
+    // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+    unsafe { p.unref_raw(d) }.unwrap();
     p.check().unwrap();
 }
 
@@ -108,8 +113,10 @@ fn double_unref() {
     let h = host(2);
     let p = h.pool();
     let d = p.try_alloc_raw().unwrap();
-    p.unref_raw(d).unwrap();
-    assert_eq!(p.unref_raw(d), Err(PoolError::DoubleUnref));
+    // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+    unsafe { p.unref_raw(d) }.unwrap();
+    // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+    assert_eq!(unsafe { p.unref_raw(d) }, Err(PoolError::DoubleUnref));
     assert_eq!(p.snapshot().invalid_unrefs, 1);
     assert_eq!(p.check().unwrap().free, 2);
 }
@@ -118,8 +125,9 @@ fn double_unref() {
 fn ref_of_a_free_entry() {
     let h = host(2);
     let p = h.pool();
-    let d = &p.descriptors()[1];
-    assert_eq!(p.ref_raw(d), Err(PoolError::RefOfFree));
+    let d = p.descriptor(p.descriptor_ptr(1).unwrap()).unwrap();
+    // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+    assert_eq!(unsafe { p.ref_raw(d) }, Err(PoolError::RefOfFree));
     assert_eq!(d.refcount(), 0);
     assert_eq!(p.snapshot().invalid_refs, 1);
     p.check().unwrap();
@@ -135,12 +143,15 @@ fn ref_saturation() {
     let p = h.pool();
     let d = p.try_alloc_raw().unwrap();
     for _ in 1..MAX_REFS {
-        p.ref_raw(d).unwrap();
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        unsafe { p.ref_raw(d) }.unwrap();
     }
-    assert_eq!(p.ref_raw(d), Err(PoolError::RefOverflow));
+    // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+    assert_eq!(unsafe { p.ref_raw(d) }, Err(PoolError::RefOverflow));
     assert_eq!(d.refcount(), MAX_REFS);
     for _ in 0..MAX_REFS {
-        p.unref_raw(d).unwrap();
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        unsafe { p.unref_raw(d) }.unwrap();
     }
     assert_eq!(p.check().unwrap().free, 1);
 }
@@ -188,9 +199,9 @@ impl Queue for OptQueue {
     fn item_size(&self) -> usize {
         self.0.map_or(0, |q| q.item_size())
     }
-    unsafe fn try_put(&self, item: *const u8) -> bool {
+    unsafe fn try_put(&self, item: *const u8, len: usize) -> bool {
         // SAFETY: forwarded contract.
-        self.0.is_some_and(|q| unsafe { q.try_put(item) })
+        self.0.is_some_and(|q| unsafe { q.try_put(item, len) })
     }
     unsafe fn get(&self, out: *mut u8, t: Timeout) -> bool {
         // SAFETY: forwarded contract.
@@ -232,11 +243,13 @@ fn broadcast_of_a_free_or_foreign_entry_changes_nothing() {
     let p = h.pool();
     let t = Target::new(HostQueue::pointers(4), Mode::Pointer, 1).unwrap();
     assert_eq!(
-        p.broadcast_raw(&p.descriptors()[0], &[&t]),
+        // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+        unsafe { p.broadcast_raw(p.descriptor_ptr(0).unwrap(), &[&t]) },
         Err(PoolError::RefOfFree)
     );
     assert_eq!(
-        p.broadcast_raw(core::ptr::null(), &[&t]),
+        // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+        unsafe { p.broadcast_raw(core::ptr::null(), &[&t]) },
         Err(PoolError::Null)
     );
     assert_eq!(t.queue().len(), 0);

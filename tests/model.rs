@@ -94,8 +94,7 @@ fn run(ops: Vec<Op>) {
         free: (0..ENTRIES).rev().collect(),
         ..Model::default()
     };
-    let descs = p.descriptors();
-    let ptr = |i: usize| &descs[i] as *const Descriptor;
+    let ptr = |i: usize| p.descriptor_ptr(i).unwrap();
     let mut next_tag = 1u8;
     let mut value_buf = vec![0u8; stride];
 
@@ -133,13 +132,15 @@ fn run(ops: Vec<Op>) {
             }
             Op::Ref(k) if !m.held.is_empty() => {
                 let i = m.held[k % m.held.len()];
-                assert_eq!(p.ref_raw(ptr(i)), Ok(m.refs[i] + 1));
+                // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+                assert_eq!(unsafe { p.ref_raw(ptr(i)) }, Ok(m.refs[i] + 1));
                 m.refs[i] += 1;
                 m.held.push(i);
             }
             Op::Unref(k) if !m.held.is_empty() => {
                 let i = m.held.swap_remove(k % m.held.len());
-                p.unref_raw(ptr(i)).unwrap();
+                // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+                unsafe { p.unref_raw(ptr(i)) }.unwrap();
                 m.unref(i);
             }
             Op::Broadcast {
@@ -154,9 +155,10 @@ fn run(ops: Vec<Op>) {
                     .collect();
                 if oversize {
                     // SAFETY: test-side write of the header of an entry we hold (a bad message_len).
-                    unsafe { (*descs[i].msg_ptr()).message_len = PAYLOAD as u32 + 1 };
+                    unsafe { (*(*ptr(i)).msg_ptr()).message_len = PAYLOAD as u32 + 1 };
                 }
-                let r = p.broadcast_raw(ptr(i), &chosen);
+                // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+                let r = unsafe { p.broadcast_raw(ptr(i), &chosen) };
                 if chosen.is_empty() || oversize {
                     let e = if chosen.is_empty() {
                         PoolError::NoTargets
@@ -167,7 +169,7 @@ fn run(ops: Vec<Op>) {
                     m.drops += 1;
                     if oversize {
                         // SAFETY: restore the header if we still hold it elsewhere (readers see len 1).
-                        unsafe { (*descs[i].msg_ptr()).message_len = 1 };
+                        unsafe { (*(*ptr(i)).msg_ptr()).message_len = 1 };
                     }
                 } else {
                     let mut delivered = 0;
@@ -219,18 +221,21 @@ fn run(ops: Vec<Op>) {
             }
             Op::DoubleUnref(k) => {
                 if let Some(&i) = m.free.get(k % ENTRIES.max(1)).or(m.free.first()) {
-                    assert_eq!(p.unref_raw(ptr(i)), Err(PoolError::DoubleUnref));
+                    // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+                    assert_eq!(unsafe { p.unref_raw(ptr(i)) }, Err(PoolError::DoubleUnref));
                     m.invalid_unrefs += 1;
                 }
             }
             Op::RefFree(k) => {
                 if let Some(&i) = m.free.get(k % ENTRIES).or(m.free.first()) {
-                    assert_eq!(p.ref_raw(ptr(i)), Err(PoolError::RefOfFree));
+                    // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+                    assert_eq!(unsafe { p.ref_raw(ptr(i)) }, Err(PoolError::RefOfFree));
                     m.invalid_refs += 1;
                 }
             }
             Op::UnrefNull => {
-                assert_eq!(p.unref_raw(core::ptr::null()), Err(PoolError::Null));
+                // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+                assert_eq!(unsafe { p.unref_raw(core::ptr::null()) }, Err(PoolError::Null));
                 m.invalid_unrefs += 1;
             }
             Op::UnrefMisaligned(k) => {
@@ -238,7 +243,8 @@ fn run(ops: Vec<Op>) {
                 let bad = (ptr(i) as *const u8)
                     .wrapping_add(1 + k % 7)
                     .cast::<Descriptor>();
-                assert_eq!(p.unref_raw(bad), Err(PoolError::MisalignedPointer));
+                // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
+                assert_eq!(unsafe { p.unref_raw(bad) }, Err(PoolError::MisalignedPointer));
                 m.invalid_unrefs += 1;
             }
             _ => {}
@@ -247,7 +253,8 @@ fn run(ops: Vec<Op>) {
         // Invariants after every step.
         let report = p.check().expect("check() after step");
         assert_eq!(report.free, m.free.len());
-        for (i, d) in descs.iter().enumerate().take(ENTRIES) {
+        for i in 0..ENTRIES {
+            let d = p.descriptor(ptr(i)).unwrap();
             assert_eq!(d.refcount(), m.refs[i], "refcount of entry {i}");
         }
         for (t, q) in targets.iter().zip(&m.queues) {
@@ -282,7 +289,8 @@ fn run(ops: Vec<Op>) {
         p.purge(t).unwrap();
     }
     for i in std::mem::take(&mut m.held) {
-        p.unref_raw(ptr(i)).unwrap();
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        unsafe { p.unref_raw(ptr(i)) }.unwrap();
     }
     let s = p.snapshot();
     assert_eq!((s.pool_in_use, s.allocations), (0, s.frees));

@@ -1,0 +1,214 @@
+//! Allocation: non-blocking, blocking with a timeout, and the wake-up protocol.
+//!
+//! # Blocking allocation without lost wake-ups
+//!
+//! The hot paths make no kernel call unless somebody waits. A waiter increments `waiters`,
+//! issues a SeqCst fence and re-checks the free list before it sleeps on the port semaphore;
+//! a freer pushes, issues a SeqCst fence and gives the semaphore only if `waiters > 0`. By the
+//! fences, either the waiter's re-check sees the push or the freer sees the waiter (Dekker).
+//! A give while nobody sleeps leaves a token that makes a later take return at once (the waiter
+//! then re-checks and sleeps again), and a give ignored at the semaphore's limit means the
+//! count is already positive, so no sleeper can miss it. The loom model
+//! `blocking_alloc_is_woken_by_a_free` checks this with a semaphore limit of 1.
+//! Each pool has its own semaphore (its own port), so waiters of one pool are never woken by
+//! frees of another.
+
+use super::Pool;
+use crate::descriptor::Descriptor;
+use crate::error::PoolError;
+use crate::metrics::Counters;
+use crate::port::{Port, Timeout};
+use crate::sync::{fence, Ordering};
+
+impl<'a, P: Port> Pool<'a, P> {
+    #[inline]
+    pub(super) fn pop_entry(&self) -> Option<&'a Descriptor> {
+        let index = self.free.pop(self.descs)?;
+        let d = &self.descs[index as usize];
+        d.set_allocated(self.port.now_ms());
+        self.counters.on_alloc();
+        Some(d)
+    }
+
+    /// Takes a free entry without waiting (refcount 1: the caller's reference). ISR-safe.
+    /// An empty pool counts an alloc failure.
+    ///
+    /// The returned descriptor carries the caller's reference: hand it on with
+    /// [`broadcast_raw`](Self::broadcast_raw) or release it with [`unref_raw`](Self::unref_raw)
+    /// (both `unsafe`), or adopt it with [`from_raw`](Self::from_raw). Prefer
+    /// [`try_alloc`](Self::try_alloc), which returns a handle.
+    #[inline]
+    pub fn try_alloc_raw(&self) -> Result<&'a Descriptor, PoolError> {
+        match self.pop_entry() {
+            Some(d) => Ok(d),
+            None => {
+                Counters::bump(&self.counters.alloc_failures);
+                Err(PoolError::Exhausted)
+            }
+        }
+    }
+
+    /// Takes a free entry, waiting up to `timeout` for one to be freed.
+    ///
+    /// From an ISR only [`Timeout::NoWait`] is allowed ([`PoolError::BlockingInIsr`] otherwise).
+    /// A timeout counts an alloc failure and returns [`PoolError::Timeout`]
+    /// ([`PoolError::Exhausted`] for `NoWait`).
+    pub fn alloc_blocking_raw(&self, timeout: Timeout) -> Result<&'a Descriptor, PoolError> {
+        if timeout == Timeout::NoWait {
+            return self.try_alloc_raw();
+        }
+        if self.port.in_isr() {
+            return Err(PoolError::BlockingInIsr);
+        }
+        if let Some(d) = self.pop_entry() {
+            return Ok(d);
+        }
+        let start = self.port.now_ms();
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let result = loop {
+            if let Some(d) = self.pop_entry() {
+                break Ok(d);
+            }
+            let wait = match timeout {
+                Timeout::Millis(ms) => {
+                    let elapsed = self.port.now_ms().wrapping_sub(start);
+                    if elapsed >= ms {
+                        break Err(PoolError::Timeout);
+                    }
+                    Timeout::Millis(ms - elapsed)
+                }
+                other => other,
+            };
+            // Whether a token was taken or not, loop: re-check the list, then the deadline.
+            self.port.sem_take(wait);
+        };
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        if result.is_err() {
+            Counters::bump(&self.counters.alloc_failures);
+        }
+        result
+    }
+
+    /// Wakes a blocked allocator after an entry went back on the free list (the freer's half
+    /// of the protocol in the module docs).
+    #[inline]
+    pub(super) fn wake_waiter(&self) {
+        fence(Ordering::SeqCst);
+        if self.waiters.load(Ordering::Relaxed) > 0 {
+            self.port.sem_give();
+        }
+    }
+}
+
+#[cfg(all(test, feature = "std", not(loom)))]
+mod tests {
+    use super::super::{CheckReport, PoolConfig};
+    use super::*;
+    use crate::host::{as_isr, HostPool};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn pool(entries: usize) -> HostPool {
+        HostPool::new(PoolConfig::new(entries, 32)).unwrap()
+    }
+
+    #[test]
+    fn fresh_pool_hands_out_every_entry_once_then_reports_exhausted() {
+        let h = pool(3);
+        let p = h.pool();
+        let a = p.try_alloc_raw().unwrap();
+        let b = p.try_alloc_raw().unwrap();
+        let c = p.try_alloc_raw().unwrap();
+        assert!(!core::ptr::eq(a, b) && !core::ptr::eq(b, c) && !core::ptr::eq(a, c));
+        assert_eq!(p.try_alloc_raw().err(), Some(PoolError::Exhausted));
+        let s = p.snapshot();
+        assert_eq!(
+            (s.pool_in_use, s.pool_alloc_failures, s.high_water),
+            (3, 1, 3)
+        );
+        for d in [a, b, c] {
+            // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+            unsafe { p.unref_raw(d) }.unwrap();
+        }
+        assert_eq!(
+            p.check().unwrap(),
+            CheckReport {
+                free: 3,
+                held: 0,
+                heap_held: 0
+            }
+        );
+    }
+
+    #[test]
+    fn freed_entry_is_reused_first() {
+        let h = pool(4);
+        let p = h.pool();
+        let a = p.try_alloc_raw().unwrap();
+        let _b = p.try_alloc_raw().unwrap();
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        unsafe { p.unref_raw(a) }.unwrap();
+        assert!(core::ptr::eq(p.try_alloc_raw().unwrap(), a));
+    }
+
+    #[test]
+    fn blocking_alloc_times_out_after_its_timeout_and_counts_it() {
+        let h = pool(1);
+        let p = h.pool();
+        let _a = p.try_alloc().unwrap();
+        let t = Instant::now();
+        assert_eq!(
+            p.alloc_blocking(Timeout::Millis(30)).err(),
+            Some(PoolError::Timeout)
+        );
+        let waited = t.elapsed();
+        assert!(waited >= Duration::from_millis(30), "{waited:?}");
+        assert_eq!(p.snapshot().pool_alloc_failures, 1);
+        assert_eq!(p.waiters(), 0);
+        assert_eq!(
+            p.alloc_blocking(Timeout::NoWait).err(),
+            Some(PoolError::Exhausted)
+        );
+    }
+
+    #[test]
+    fn blocking_alloc_wakes_when_another_thread_frees() {
+        let h = Arc::new(pool(1));
+        let a = h.pool().try_alloc_raw().unwrap() as *const Descriptor as usize;
+        let h2 = h.clone();
+        let freer = std::thread::spawn(move || {
+            while h2.pool().waiters() == 0 {
+                std::thread::yield_now();
+            }
+            // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+            unsafe { h2.pool().unref_raw(a as *const Descriptor) }.unwrap();
+        });
+        let got = h.pool().alloc_blocking_raw(Timeout::Forever).unwrap();
+        assert_eq!(got as *const Descriptor as usize, a);
+        freer.join().unwrap();
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        unsafe { h.pool().unref_raw(got) }.unwrap();
+        h.pool().check().unwrap();
+    }
+
+    #[test]
+    fn blocking_alloc_in_isr_needs_a_zero_timeout() {
+        let h = pool(1);
+        let p = h.pool();
+        as_isr(|| {
+            assert_eq!(
+                p.alloc_blocking_raw(Timeout::Millis(5)).err(),
+                Some(PoolError::BlockingInIsr)
+            );
+            assert_eq!(
+                p.alloc_blocking_raw(Timeout::Forever).err(),
+                Some(PoolError::BlockingInIsr)
+            );
+            let d = p.alloc_blocking_raw(Timeout::NoWait).unwrap();
+            // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+            unsafe { p.unref_raw(d) }.unwrap();
+        });
+        p.check().unwrap();
+    }
+}

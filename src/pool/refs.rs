@@ -1,0 +1,137 @@
+//! Raw pointers: validation (never dereferencing a pointer that is not one of ours), `ref`,
+//! `unref` and recycling an entry whose last reference is gone.
+
+use super::Pool;
+use crate::descriptor::Descriptor;
+use crate::error::PoolError;
+use crate::metrics::Counters;
+use crate::port::Port;
+
+impl<'a, P: Port> Pool<'a, P> {
+    /// Maps a raw descriptor pointer to its index, refusing NULL, foreign and misaligned
+    /// pointers. Never dereferences `p`.
+    #[inline]
+    pub fn index_of(&self, p: *const Descriptor) -> Result<usize, PoolError> {
+        if p.is_null() {
+            return Err(PoolError::Null);
+        }
+        let base = self.descs.as_ptr() as usize;
+        let size = core::mem::size_of::<Descriptor>();
+        let offset = (p as usize).wrapping_sub(base);
+        if offset >= core::mem::size_of_val(self.descs) {
+            return Err(PoolError::ForeignPointer);
+        }
+        if offset % size != 0 {
+            return Err(PoolError::MisalignedPointer);
+        }
+        Ok(offset / size)
+    }
+
+    /// The descriptor `p` designates, if it is one of ours (it may be free).
+    pub fn descriptor(&self, p: *const Descriptor) -> Result<&'a Descriptor, PoolError> {
+        Ok(&self.descs[self.index_of(p)?])
+    }
+
+    /// Adds a reference to a held entry (`msg_ref`). Refusals change nothing and are counted.
+    ///
+    /// # Safety
+    /// The caller owns one reference to `p` (so the entry cannot be recycled meanwhile and the
+    /// new reference is one more of a live entry). A pointer that is not one of this pool's
+    /// descriptors, or a free entry, is refused without harm; the contract is what keeps a
+    /// racing last unref from recycling the entry between the check and the increment.
+    pub unsafe fn ref_raw(&self, p: *const Descriptor) -> Result<u32, PoolError> {
+        let r = self.descriptor(p).and_then(|d| d.try_ref());
+        if let Err(e) = r {
+            Counters::bump(&self.counters.invalid_refs);
+            log::warn!("msg_ref refused: {e}");
+        }
+        r
+    }
+
+    /// Drops a reference (`msg_unref`); the last one recycles the entry. ISR-safe.
+    /// Refusals (NULL, foreign, misaligned, double unref) change nothing and are counted.
+    ///
+    /// # Safety
+    /// The caller owns one reference to `p` and gives it up: no handle ([`Msg`](crate::Msg))
+    /// or other owner still counts on it. Releasing a reference someone else owns lets the
+    /// entry be reallocated while that owner still reads or writes it.
+    #[inline]
+    pub unsafe fn unref_raw(&self, p: *const Descriptor) -> Result<(), PoolError> {
+        let r = self.index_of(p).and_then(|i| self.unref_at(i, 1));
+        if let Err(e) = r {
+            self.refused_unref(e);
+        }
+        r
+    }
+
+    /// Drops one reference of the descriptor at `index` (already validated: the handle's
+    /// path, which skips the pointer checks). A double unref is still refused and counted.
+    #[inline]
+    pub(crate) fn unref_index(&self, index: usize) {
+        if let Err(e) = self.unref_at(index, 1) {
+            self.refused_unref(e);
+        }
+    }
+
+    /// Drops `n` references of the descriptor at `index`, recycling it on the last one.
+    #[inline]
+    pub(crate) fn unref_at(&self, index: usize, n: u32) -> Result<(), PoolError> {
+        let d = &self.descs[index];
+        if d.try_unref_n(n)? {
+            self.recycle(index, d);
+        }
+        Ok(())
+    }
+
+    #[cold]
+    pub(crate) fn refused_unref(&self, e: PoolError) {
+        Counters::bump(&self.counters.invalid_unrefs);
+        log::warn!("msg_unref refused: {e}");
+    }
+
+    /// Index of a descriptor known to be ours (no checks beyond a debug assertion).
+    #[inline]
+    pub(crate) fn index_of_own(&self, d: &Descriptor) -> usize {
+        let offset = d as *const Descriptor as usize - self.descs.as_ptr() as usize;
+        debug_assert!(offset < core::mem::size_of_val(self.descs));
+        offset / core::mem::size_of::<Descriptor>()
+    }
+
+    /// Returns an entry whose refcount just reached 0.
+    #[inline]
+    pub(crate) fn recycle(&self, index: usize, d: &Descriptor) {
+        if index < self.layout.entries {
+            self.counters.on_free();
+            self.free.push(self.descs, index as u16);
+            self.wake_waiter();
+        } else {
+            self.heap_recycle(d);
+        }
+    }
+}
+
+#[cfg(all(test, feature = "std", not(loom)))]
+mod tests {
+    use super::super::PoolConfig;
+    use super::*;
+    use crate::host::HostPool;
+
+    fn pool(entries: usize) -> HostPool {
+        HostPool::new(PoolConfig::new(entries, 32)).unwrap()
+    }
+
+    #[test]
+    fn extra_refs_keep_the_entry_until_the_last_unref() {
+        let h = pool(1);
+        let p = h.pool();
+        let d = p.try_alloc_raw().unwrap();
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        assert_eq!(unsafe { p.ref_raw(d) }, Ok(2));
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        unsafe { p.unref_raw(d) }.unwrap();
+        assert_eq!(p.try_alloc_raw().err(), Some(PoolError::Exhausted));
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        unsafe { p.unref_raw(d) }.unwrap();
+        assert!(p.try_alloc_raw().is_ok());
+    }
+}
