@@ -190,7 +190,7 @@ fn main() {
         );
     }
     let mut json = [0u8; 1024];
-    let n = m.write_json(&stats, &mut json).unwrap();
+    let n = m.write_json("", &stats, &mut json).unwrap();
     println!(
         "\nmetrics JSON: {}",
         std::str::from_utf8(&json[..n]).unwrap()

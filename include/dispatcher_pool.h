@@ -39,6 +39,18 @@ typedef struct dispatcher_msg_t dispatcher_msg_t;
 typedef struct pool_msg_t pool_msg_t;
 typedef struct dispatch_target_t dispatch_target_t;
 
+/** Alignment of a message region (the alignment of dispatcher_msg_t). */
+#define DISPATCHER_MSG_ALIGN _Alignof(dispatcher_msg_t)
+
+/**
+ * Bytes one message of `payload` payload bytes occupies in a pool's region: the header plus
+ * the payload, rounded up to DISPATCHER_MSG_ALIGN (what msg_pool_stride() returns). A pool of
+ * 32 x 64 B costs 32 * DISPATCHER_POOL_STRIDE(64) bytes of region, not 32 * sizeof(dispatcher_msg_t).
+ */
+#define DISPATCHER_POOL_STRIDE(payload)                                                            \
+    (((offsetof(dispatcher_msg_t, data) + (size_t)(payload) + DISPATCHER_MSG_ALIGN - 1) /          \
+      DISPATCHER_MSG_ALIGN) * DISPATCHER_MSG_ALIGN)
+
 /**
  * True when this header's dispatcher_msg_t has the layout the library was compiled with (same
  * DISPATCHER_TARGETS_MAX and DISPATCHER_PAYLOAD_MAX). Check it once at boot, e.g.
@@ -50,36 +62,50 @@ typedef struct dispatch_target_t dispatch_target_t;
 
 
 /**
- * Most targets `pool_stats_json` reports in one call.
+ * Most targets the JSON writers report in one call.
  */
 #define DISPATCHER_JSON_TARGETS_MAX 32
 
 /**
- * Most entries `pool_leaks` fills in one call.
+ * Most entries `msg_pool_leaks` fills in one call.
  */
 #define DISPATCHER_LEAKS_MAX 32
 
 /**
- * What `pool_try_alloc_or` does when the pool is empty.
+ * Most pools `msg_pool_stats_json_all` lists.
  */
-enum pool_fallback {
-  /**
-   * Give up (counted in `pool_drop_count`).
-   */
-  POOL_FALLBACK_DROP = 0,
-  /**
-   * Allocate a one-off message from the port heap (needs `heap_slots` > 0); `msg_unref`
-   * returns it to the heap. If the heap fails too it is a drop.
-   */
-  POOL_FALLBACK_HEAP = 1,
-};
+#define DISPATCHER_JSON_POOLS_MAX 16
+
+/**
+ * `pool_leak.held_by` of an entry never received: its producer holds it.
+ */
+#define POOL_HOLDER_PRODUCER 65535
+
+/**
+ * `pool_leak.queued_at` / `held_by`: nobody (no queue holds it / every reference is queued).
+ */
+#define POOL_HOLDER_NONE 65534
+
+/**
+ * Length of the C port's `dispatcher_port_errno` table (one per `enum dispatcher_errno`).
+ */
+#define DISPATCHER_ERRNO_COUNT 12
+
+/**
+ * Words of private storage in a `struct msg_pool` (the pool's state once initialised).
+ */
+#define MSG_POOL_PRIVATE_WORDS 40
 
 /**
  * How a target's queue carries messages.
  */
-enum dispatch_mode {
+enum dispatch_mode
+#ifdef __cplusplus
+  : uint8_t
+#endif // __cplusplus
+ {
   /**
-   * Items are one `pool_msg_t *` (queue item size `sizeof(void *)`); the receiver calls `msg_unref`.
+   * Items are one descriptor pointer (`size_of::<usize>()` bytes); the receiver unrefs.
    */
   DISPATCH_MODE_POINTER = 1,
   /**
@@ -87,24 +113,95 @@ enum dispatch_mode {
    */
   DISPATCH_MODE_VALUE = 2,
 };
+#ifndef __cplusplus
+typedef uint8_t dispatch_mode;
+#endif // __cplusplus
 
 /**
- * Parameters of `pool_init_ex`.
+ * What `try_alloc_or` does when the pool is empty (C: `enum pool_fallback`).
  */
-struct pool_config {
+enum pool_fallback
+#ifdef __cplusplus
+  : uint8_t
+#endif // __cplusplus
+ {
   /**
-   * Pool entries, 1..=1024.
+   * Give up: counted in `pool_drop_count`.
    */
-  size_t entries;
+  POOL_FALLBACK_DROP = 0,
   /**
-   * Payload bytes per message, 1..=`DISPATCHER_PAYLOAD_MAX`.
+   * Allocate a one-off message from the port's heap (counted in `fallback_allocs`); `unref`
+   * returns it to the heap. Needs `heap_slots > 0`. If the heap fails too, it is a drop.
    */
-  size_t payload_size;
-  /**
-   * Descriptors reserved for heap fallback messages, 0..=64 (0 disables `POOL_FALLBACK_HEAP`).
-   */
-  size_t heap_slots;
+  POOL_FALLBACK_HEAP = 1,
 };
+#ifndef __cplusplus
+typedef uint8_t pool_fallback;
+#endif // __cplusplus
+
+/**
+ * The errno names the C API uses (C: `enum dispatcher_errno`, `DISPATCHER_ERRNO_EINVAL`, ...:
+ * the indices into the C port's `dispatcher_port_errno` table). Their numbers differ between C libraries (glibc, picolibc
+ * and Zephyr's minimal libc disagree on `EALREADY`, `EMSGSIZE`, `EOVERFLOW`), so the number is
+ * looked up on the C side, compiled against the right `errno.h` (see `capi`).
+ */
+enum dispatcher_errno
+#ifdef __cplusplus
+  : uint8_t
+#endif // __cplusplus
+ {
+  /**
+   * Invalid argument.
+   */
+  DISPATCHER_ERRNO_EINVAL = 0,
+  /**
+   * Out of memory / no free entry.
+   */
+  DISPATCHER_ERRNO_ENOMEM,
+  /**
+   * Bad address.
+   */
+  DISPATCHER_ERRNO_EFAULT,
+  /**
+   * Already done.
+   */
+  DISPATCHER_ERRNO_EALREADY,
+  /**
+   * Not initialised.
+   */
+  DISPATCHER_ERRNO_ENODEV,
+  /**
+   * Value too large.
+   */
+  DISPATCHER_ERRNO_EOVERFLOW,
+  /**
+   * Message too long.
+   */
+  DISPATCHER_ERRNO_EMSGSIZE,
+  /**
+   * Try again / timed out.
+   */
+  DISPATCHER_ERRNO_EAGAIN,
+  /**
+   * Not permitted in this context.
+   */
+  DISPATCHER_ERRNO_EPERM,
+  /**
+   * No space left in the buffer.
+   */
+  DISPATCHER_ERRNO_ENOSPC,
+  /**
+   * Busy.
+   */
+  DISPATCHER_ERRNO_EBUSY,
+  /**
+   * Internal inconsistency.
+   */
+  DISPATCHER_ERRNO_EIO,
+};
+#ifndef __cplusplus
+typedef uint8_t dispatcher_errno;
+#endif // __cplusplus
 
 /**
  * A dispatcher message: header, then `data[]`. In pointer mode it lives in the pool's
@@ -161,9 +258,151 @@ struct pool_msg_t {
 };
 
 /**
+ * Parameters of a pool: what `DISPATCHER_POOL_DEFINE` records and `pool_init_ex` takes.
+ */
+struct pool_config {
+  /**
+   * Pool entries, 1..=1024.
+   */
+  size_t entries;
+  /**
+   * Payload bytes per message, 1..=`DISPATCHER_PAYLOAD_MAX`.
+   */
+  size_t payload_size;
+  /**
+   * Descriptors reserved for heap fallback messages, 0..=64 (0 disables `POOL_FALLBACK_HEAP`).
+   */
+  size_t heap_slots;
+};
+
+/**
+ * A message pool with the memory it runs on. Define one at file scope with
+ * `DISPATCHER_POOL_DEFINE(name, entries, payload_size)` (Zephyr) or fill the public fields
+ * by hand (static storage; see `msg_pool_init`), then never move, copy or write it again.
+ *
+ * The descriptors (refcounts, free-list links: the atomics) must be internal RAM; the message
+ * region may be PSRAM.
+ */
+struct msg_pool {
+  /**
+   * Name for logs, the shell and JSON (a static string), e.g. "streaming".
+   */
+  const char *name;
+  /**
+   * What `msg_pool_init` creates: entries, payload size, heap fallback slots.
+   */
+  struct pool_config config;
+  /**
+   * Descriptor storage, `n_descs` entries (at least `entries + heap_slots`), internal RAM.
+   */
+  struct pool_msg_t *descs;
+  /**
+   * Length of `descs`.
+   */
+  size_t n_descs;
+  /**
+   * Message region, `region_bytes` bytes aligned to `DISPATCHER_MSG_ALIGN`; at least
+   * `entries * DISPATCHER_POOL_STRIDE(payload_size)` bytes.
+   */
+  void *region;
+  /**
+   * Length of `region`.
+   */
+  size_t region_bytes;
+  /**
+   * This pool's semaphore, handed to `dispatcher_port_sem_take/give` (`struct k_sem *` on
+   * Zephyr): blocking allocations of this pool wait on it alone.
+   */
+  void *sem;
+  /**
+   * Where the region is, for logs and the shell (e.g. "internal RAM", "PSRAM").
+   */
+  const char *placement;
+  /**
+   * Created by the boot hook (Zephyr, `DISPATCHER_POOL_DEFINE`).
+   */
+  bool boot_init;
+  /**
+   * Private: the pool once initialised. Zero-initialised storage is "not initialised".
+   */
+  size_t _private[MSG_POOL_PRIVATE_WORDS];
+};
+
+/**
+ * A copy of every pool counter, read in one call (C: `struct pool_stats`). Counters wrap at 2³².
+ */
+struct pool_stats {
+  /**
+   * Entries in the pool.
+   */
+  uint32_t pool_total;
+  /**
+   * Pool entries held now.
+   */
+  uint32_t pool_in_use;
+  /**
+   * `try_alloc` found the pool empty, or a blocking allocation timed out.
+   */
+  uint32_t pool_alloc_failures;
+  /**
+   * Messages the producer gave up on: dropped by the drop policy, or delivered to no target.
+   */
+  uint32_t pool_drop_count;
+  /**
+   * Puts refused by a full queue, summed over targets.
+   */
+  uint32_t enqueue_failures;
+  /**
+   * Highest `pool_in_use` seen.
+   */
+  uint32_t high_water;
+  /**
+   * Successful pool allocations.
+   */
+  uint32_t allocations;
+  /**
+   * Pool entries returned to the free list (`allocations - pool_in_use`).
+   */
+  uint32_t frees;
+  /**
+   * Refused `unref` calls (double unref, NULL, foreign or misaligned pointer).
+   */
+  uint32_t invalid_unrefs;
+  /**
+   * Refused `ref` calls (free entry, saturation, bad pointer).
+   */
+  uint32_t invalid_refs;
+  /**
+   * Messages allocated from the heap because the pool was empty.
+   */
+  uint32_t fallback_allocs;
+  /**
+   * Heap fallback messages held now.
+   */
+  uint32_t fallback_in_use;
+  /**
+   * Broadcasts that went ahead (refused calls are not counted here: they count a drop).
+   */
+  uint32_t broadcasts;
+  /**
+   * Messages released by `target_purge`.
+   */
+  uint32_t purged;
+  /**
+   * Payload bytes per message.
+   */
+  uint32_t payload_size;
+  /**
+   * Bytes between two messages in the message region.
+   */
+  uint32_t stride;
+};
+
+/**
  * A dispatch target: a module's queue plus its mode, as opaque storage. Initialise it with
  * `dispatch_target_init`; a zero-initialised one is refused with -EINVAL by every call.
- * Do not copy or move an initialised target while it is in use.
+ * Do not copy or move an initialised target while it is in use. A target is not tied to a
+ * pool: it carries entries of any pool.
  */
 struct dispatch_target_t {
   /**
@@ -177,104 +416,7 @@ struct dispatch_target_t {
 };
 
 /**
- * One target's counters, from `dispatch_target_stats`.
- */
-struct dispatch_target_stats {
-  /**
-   * Messages delivered to its queue.
-   */
-  uint32_t delivered;
-  /**
-   * Puts refused (queue full, or message too long for a value queue).
-   */
-  uint32_t failed;
-  /**
-   * Items in its queue now (a snapshot).
-   */
-  uint32_t queued;
-  /**
-   * The target's id.
-   */
-  uint16_t id;
-};
-
-/**
- * Every pool counter, read by `pool_stats` in one call. Counters wrap at 2^32.
- */
-struct pool_stats {
-  /**
-   * Entries in the pool.
-   */
-  uint32_t pool_total;
-  /**
-   * Pool entries held now.
-   */
-  uint32_t pool_in_use;
-  /**
-   * Allocations that found the pool empty, or blocking allocations that timed out.
-   */
-  uint32_t pool_alloc_failures;
-  /**
-   * Messages the producer gave up on: dropped by the drop policy, refused by a broadcast,
-   * or delivered to no target.
-   */
-  uint32_t pool_drop_count;
-  /**
-   * Puts refused by a full queue (or a value queue too small for the message), summed over targets.
-   */
-  uint32_t enqueue_failures;
-  /**
-   * Highest `pool_in_use` seen.
-   */
-  uint32_t high_water;
-  /**
-   * Successful pool allocations.
-   */
-  uint32_t allocations;
-  /**
-   * Pool entries returned to the free list.
-   */
-  uint32_t frees;
-  /**
-   * Refused `msg_unref` calls (double unref, NULL, foreign or misaligned pointer).
-   */
-  uint32_t invalid_unrefs;
-  /**
-   * Refused `msg_ref` calls (free entry, saturation, bad pointer).
-   */
-  uint32_t invalid_refs;
-  /**
-   * Messages allocated from the heap because the pool was empty.
-   */
-  uint32_t fallback_allocs;
-  /**
-   * Heap fallback messages held now.
-   */
-  uint32_t fallback_in_use;
-  /**
-   * Broadcasts performed.
-   */
-  uint32_t broadcasts;
-  /**
-   * Messages released by `dispatch_target_purge`.
-   */
-  uint32_t purged;
-  /**
-   * Payload bytes per message.
-   */
-  uint32_t payload_size;
-  /**
-   * Bytes from one message to the next in the message region.
-   */
-  uint32_t stride;
-  /**
-   * True when the message region is in external RAM (PSRAM), as the port reported.
-   */
-  bool region_external;
-};
-
-/**
- * What `pool_check` found.
+ * What [`Pool::check`] found (C: `struct pool_check_report`).
  */
 struct pool_check_report {
   /**
@@ -292,7 +434,7 @@ struct pool_check_report {
 };
 
 /**
- * One entry held longer than the asked age, from `pool_leaks`.
+ * One entry held longer than the asked age, from [`Pool::leaks`] (C: `struct pool_leak`).
  */
 struct pool_leak {
   /**
@@ -300,17 +442,49 @@ struct pool_leak {
    */
   uint16_t index;
   /**
-   * Last holder: a target id, or 0xFFFF for the producer (not yet delivered).
+   * The first of the given targets whose queue holds the entry, or [`HOLDER_NONE`].
    */
-  uint16_t holder;
+  uint16_t queued_at;
+  /**
+   * How many items of the given targets' queues point at the entry.
+   */
+  uint16_t queued;
+  /**
+   * Who holds the references that are not in a queue: the last target that received it,
+   * [`HOLDER_PRODUCER`] if it was never received, or [`HOLDER_NONE`] if every reference is
+   * queued.
+   */
+  uint16_t held_by;
   /**
    * Its refcount now.
    */
   uint32_t refcount;
   /**
-   * Milliseconds since it was allocated.
+   * Milliseconds since it was allocated (wrapping arithmetic: survives the 49.7-day wrap).
    */
   uint32_t age_ms;
+};
+
+/**
+ * One target's counters, for the JSON writer and the shell (C: `struct dispatch_target_stats`).
+ */
+struct dispatch_target_stats {
+  /**
+   * Messages delivered to its queue.
+   */
+  uint32_t delivered;
+  /**
+   * Puts refused (queue full or message too long for a value queue).
+   */
+  uint32_t failed;
+  /**
+   * Items in its queue now (a snapshot).
+   */
+  uint32_t queued;
+  /**
+   * The target's id.
+   */
+  uint16_t id;
 };
 
 #ifdef __cplusplus
@@ -318,59 +492,64 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Sets up the default pool: `entries` messages of `payload_size` payload bytes, with
- * `DISPATCHER_POOL_HEAP_SLOTS` (build time, default 0) heap fallback slots.
- *
- * Descriptors come from `dispatcher_port_descriptors_alloc` (internal RAM) and the message
- * region from `dispatcher_port_region_alloc` (PSRAM on target); neither is ever freed.
- *
- * Returns 0, -EINVAL (`entries` not in 1..=1024, `payload_size` not in
- * 1..=`DISPATCHER_PAYLOAD_MAX`), -EALREADY (already initialised, or being initialised by
- * another thread), -ENOMEM (the port could not allocate), -EFAULT (the port returned
- * misaligned memory). Thread context only; call once at boot.
- *
- * Every message occupies at least `sizeof(dispatcher_msg_t)` bytes of the region, so
- * value-mode targets (item `sizeof(dispatcher_msg_t)`) work whatever `payload_size` is;
- * `payload_size` bounds `message_len`.
- */
-int pool_init(size_t entries, size_t payload_size);
-
-/**
- * `pool_init` with every parameter: `cfg->heap_slots` (0..=64) heap fallback slots.
- *
- * Returns what `pool_init` returns; -EINVAL also for a NULL `cfg` or `heap_slots` > 64.
+ * Takes a free entry of pool `p` without waiting: refcount 1, the caller's (producer's)
+ * reference. NULL when the pool is empty (counted in `pool_alloc_failures`), not created or
+ * `p` is NULL. ISR-safe. Hand the reference on with `dispatcher_broadcast_ptr` or drop it
+ * with `msg_unref`.
  *
  * # Safety
- * `cfg` is NULL or points to a readable `struct pool_config`.
+ * `p` is NULL or a `struct msg_pool` (the `msg_pool_init` contract).
  */
-int pool_init_ex(const struct pool_config *cfg);
+struct pool_msg_t *msg_pool_try_alloc(const struct msg_pool *p);
 
 /**
- * Takes a free entry without waiting: refcount 1, the caller's (producer's) reference.
- * Returns NULL when the pool is empty (counted in `pool_alloc_failures`) or not initialised.
- * ISR-safe. Hand the reference on with `dispatcher_broadcast_ptr` or drop it with `msg_unref`.
+ * `msg_pool_try_alloc`, applying `fallback` when the pool is empty: `POOL_FALLBACK_DROP`
+ * returns NULL and counts a drop; `POOL_FALLBACK_HEAP` allocates a one-off message from the
+ * port heap (NULL and a drop if no heap slot is free or the heap fails). Any other value of
+ * `fallback` is refused with NULL, changing nothing. Never blocks; ISR-safe if the port heap is.
+ *
+ * # Safety
+ * As for `msg_pool_try_alloc`.
+ */
+struct pool_msg_t *msg_pool_try_alloc_or(const struct msg_pool *p, uint8_t fallback);
+
+/**
+ * Takes a free entry of pool `p`, waiting up to `timeout_ms` (0 = no wait, < 0 = forever)
+ * for one to be freed to this pool. NULL on timeout, in an ISR with a non-zero timeout, or
+ * for a pool not created; `msg_pool_alloc` says which.
+ *
+ * # Safety
+ * As for `msg_pool_try_alloc`.
+ */
+struct pool_msg_t *msg_pool_alloc_blocking(const struct msg_pool *p, int32_t timeout_ms);
+
+/**
+ * `msg_pool_alloc_blocking` with an error code: stores the entry in `*out` (NULL on failure)
+ * and returns 0, -ENOMEM (empty, `timeout_ms` == 0), -EAGAIN (timed out), -EPERM (non-zero
+ * timeout in an ISR), -ENODEV (pool not created), -EINVAL (NULL `p` or `out`).
+ *
+ * # Safety
+ * As for `msg_pool_try_alloc`; `out` is NULL or points to a writable `pool_msg_t *`.
+ */
+int msg_pool_alloc(const struct msg_pool *p, int32_t timeout_ms, struct pool_msg_t **out);
+
+/**
+ * `msg_pool_try_alloc` on the default pool.
  */
 struct pool_msg_t *pool_try_alloc(void);
 
 /**
- * `pool_try_alloc`, applying `f` when the pool is empty: `POOL_FALLBACK_DROP` returns NULL
- * and counts a drop; `POOL_FALLBACK_HEAP` allocates a one-off message from the port heap
- * (NULL and a drop if there is no free heap slot or the heap fails). Never blocks; ISR-safe
- * if the port heap is. `f` must be one of the enumerators.
+ * `msg_pool_try_alloc_or` on the default pool (`POOL_FALLBACK_DROP` or `POOL_FALLBACK_HEAP`).
  */
-struct pool_msg_t *pool_try_alloc_or(enum pool_fallback f);
+struct pool_msg_t *pool_try_alloc_or(uint8_t fallback);
 
 /**
- * Takes a free entry, waiting up to `timeout_ms` (0 = no wait, < 0 = forever) for one to be
- * freed. Returns NULL on timeout, in an ISR with a non-zero timeout, or before `pool_init`;
- * `pool_alloc` says which.
+ * `msg_pool_alloc_blocking` on the default pool.
  */
 struct pool_msg_t *pool_alloc_blocking(int32_t timeout_ms);
 
 /**
- * `pool_alloc_blocking` with an error code: stores the entry in `*out` (NULL on failure) and
- * returns 0, -ENOMEM (empty, `timeout_ms` == 0), -EAGAIN (timed out), -EPERM (non-zero
- * timeout in an ISR), -ENODEV (before `pool_init`) or -EINVAL (`out` is NULL).
+ * `msg_pool_alloc` on the default pool (-ENODEV before `pool_init`).
  *
  * # Safety
  * `out` is NULL or points to a writable `pool_msg_t *`.
@@ -378,115 +557,65 @@ struct pool_msg_t *pool_alloc_blocking(int32_t timeout_ms);
 int pool_alloc(int32_t timeout_ms, struct pool_msg_t **out);
 
 /**
- * Adds a reference to a held entry, e.g. to keep a received message after `process_msg`
- * returns. Returns 0, -EINVAL (NULL, or a free entry), -EFAULT (not a descriptor of the pool,
- * or a pointer into the middle of one), -EOVERFLOW (refcount at its maximum, 65535), -ENODEV.
- * Refusals change nothing and are counted in `invalid_refs`. ISR-safe.
- *
- * `p` is only compared against the pool's descriptor array, never dereferenced unless it is
- * one of its descriptors, so any pointer value is safe to pass.
- */
-int msg_ref(struct pool_msg_t *p);
-
-/**
- * Drops a reference; the last one returns the entry to the pool (or a heap fallback message
- * to the heap) and wakes a blocked allocator. Returns 0, -EINVAL (NULL), -EFAULT (foreign or
- * misaligned pointer), -EALREADY (the entry is already free: double unref), -ENODEV.
- * Refusals change nothing and are counted in `invalid_unrefs`. ISR-safe.
- *
- * After it returns, the caller must not touch `p->msg` any more.
- */
-int msg_unref(struct pool_msg_t *p);
-
-/**
- * The entry whose message is `msg`, or NULL when `msg` is not the message of a held pool
- * entry (for example a value-mode copy, which the caller owns and must copy to keep).
- * Lets a `process_msg(const dispatcher_msg_t *)` callback take a reference with `msg_ref`.
- * Never dereferences `msg`. ISR-safe.
- */
-struct pool_msg_t *pool_msg_from_msg(const struct dispatcher_msg_t *msg);
-
-/**
- * Initialises a target over queue `q` in `mode` with id `id` (the holder shown in leak
- * reports). The queue's item size must be `sizeof(void *)` in pointer mode and at least
- * `dispatcher_msg_header_size()` in value mode (`sizeof(dispatcher_msg_t)` for the old path).
- * Once the pool is initialised, a value-mode item larger than the pool's stride is refused too
- * (see `pool_init`). Resets the target's counters.
- *
- * Returns 0 or -EINVAL (NULL `t` or `q`, item size unfit). `mode` must be one of the
- * enumerators. Thread context; not while the target is in use (broadcast, receive, purge).
+ * Copies every counter of pool `p` into `*out` in one call. Returns 0, -EINVAL (NULL `p` or
+ * `out`) or -ENODEV (not created). ISR-safe.
  *
  * # Safety
- * `t` is NULL or points to writable `dispatch_target_t` storage; `q` is NULL or an
- * initialised `k_msgq` that outlives the target's use.
+ * `p` as for `msg_pool_try_alloc`; `out` is NULL or points to a writable `struct pool_stats`.
  */
-int dispatch_target_init(struct dispatch_target_t *t, struct k_msgq *q, enum dispatch_mode mode, uint16_t id);
+int msg_pool_stats(const struct msg_pool *p, struct pool_stats *out);
 
 /**
- * Broadcasts entry `p` to `n_targets` targets: pointer-mode targets get the pointer (one
- * reference each), value-mode targets a copy. Never blocks; ISR-safe. Returns how many
- * targets received it (0 is a counted drop) or a negative errno.
- *
- * The caller's (producer's) reference is always consumed when `p` is a held entry, also when
- * the call is refused with -EINVAL (`n_targets` == 0, NULL `targets` or a NULL entry, an
- * uninitialised target) or -EMSGSIZE (`message_len` > the pool's payload size): the entry is
- * then released and the drop counted; do not touch `p` afterwards. A NULL (-EINVAL), foreign
- * or misaligned (-EFAULT) or free (-EINVAL) `p` changes nothing. -ENODEV before `pool_init`.
- *
- * A value-mode target whose item is larger than the pool's stride, or too small for the
- * message, is skipped and counted as an enqueue failure.
+ * Writes pool `p`'s name and counters and the counters of `n_targets` targets (at most
+ * `DISPATCHER_JSON_TARGETS_MAX`, 32) as one JSON object into `buf`, NUL-terminated:
+ * `{"name":"streaming","pool_total":32,...,"targets":[{"id":1,...}]}`. Returns the bytes
+ * written excluding the NUL, -ENOSPC (`len` too small; the contents are then unusable),
+ * -EINVAL (NULL `p`, NULL `buf` with `len` > 0, NULL `targets` with `n_targets` > 0, a NULL
+ * or uninitialised target, more than 32 targets) or -ENODEV. Thread context.
  *
  * # Safety
- * `targets` is NULL or points to `n_targets` readable pointers, each NULL or to a live
- * `dispatch_target_t` not being re-initialised.
+ * `p` as for `msg_pool_try_alloc`; `buf` is NULL or has `len` writable bytes; `targets` as
+ * for `dispatcher_broadcast_ptr`.
  */
-int dispatcher_broadcast_ptr(struct pool_msg_t *p, struct dispatch_target_t *const *targets, size_t n_targets);
+int msg_pool_stats_json(const struct msg_pool *p, char *buf, size_t len, struct dispatch_target_t *const *targets, size_t n_targets);
 
 /**
- * Receives one item from target `t`, waiting up to `timeout_ms` (0 = no wait, < 0 =
- * forever; only 0 in an ISR).
- *
- * Pointer mode: stores the entry in `*out_ptr`; the caller owns one reference and must
- * `msg_unref` it when done. Value mode: copies the item into `*out_value` (which must be a
- * whole `dispatcher_msg_t`) and stores NULL in `*out_ptr` if `out_ptr` is not NULL.
- *
- * ISR-safe with `timeout_ms == 0` only.
- *
- * Returns 0, -EAGAIN (nothing arrived in time), -EPERM (a non-zero timeout in an ISR),
- * -EINVAL (NULL or uninitialised `t`, NULL
- * `out_ptr` in pointer mode, NULL `out_value` in value mode), -ENOSPC (the queue's item is
- * larger than `dispatcher_msg_t`), -EFAULT (the queue held a pointer that is not an entry of
- * the pool), -ENODEV (before `pool_init`).
+ * Every created pool (oldest first, at most `DISPATCHER_JSON_POOLS_MAX`) and `n_targets`
+ * targets as one JSON object: `{"pools":[{"name":...,...},...],"targets":[...]}`.
+ * Returns what `msg_pool_stats_json` returns (no pool is an empty array, not an error).
  *
  * # Safety
- * `t` as for `dispatch_target_stats`; `out_ptr` is NULL or writable; `out_value` is NULL or
- * points to a writable `dispatcher_msg_t`.
+ * `buf` is NULL or has `len` writable bytes; `targets` as for `dispatcher_broadcast_ptr`.
  */
-int dispatcher_receive(struct dispatch_target_t *t, int32_t timeout_ms, struct pool_msg_t **out_ptr, struct dispatcher_msg_t *out_value);
+int msg_pool_stats_json_all(char *buf, size_t len, struct dispatch_target_t *const *targets, size_t n_targets);
 
 /**
- * Drains target `t`'s queue (a crashed or stopped module) and releases every message in it.
- * Returns how many were released, -EINVAL (NULL or uninitialised `t`) or -ENODEV. Thread
- * context; the module must not be receiving meanwhile.
+ * Proves free list + held entries = all entries of pool `p` and that its counters agree;
+ * fills `*out` (if not NULL). Returns 0, -EIO (inconsistent), -EINVAL (NULL `p`) or -ENODEV.
+ * Exact only while no other thread uses the pool (tests, an idle shell). Thread context.
  *
  * # Safety
- * As for `dispatch_target_stats`.
+ * `p` as for `msg_pool_try_alloc`; `out` is NULL or points to a writable `struct pool_check_report`.
  */
-int dispatch_target_purge(struct dispatch_target_t *t);
+int msg_pool_check(const struct msg_pool *p, struct pool_check_report *out);
 
 /**
- * Copies target `t`'s counters into `*out`. Returns 0 or -EINVAL (NULL or uninitialised `t`,
- * NULL `out`). Works before `pool_init`. ISR-safe.
+ * Lists entries of pool `p` held for at least `min_age_ms` into `out` (at most `max`, and at
+ * most `DISPATCHER_LEAKS_MAX` = 32 per call), in index order, each with where it is now:
+ * `queued_at` (the first of `targets` whose queue holds it) and `queued` (how many of their
+ * queue items point at it), and `held_by` for the references not in a queue (the last target
+ * that received it, `POOL_HOLDER_PRODUCER` if never received, `POOL_HOLDER_NONE` if all are
+ * queued). Returns how many such entries exist (may exceed what was written), -EINVAL (NULL
+ * `p`, NULL `out` with `max` > 0, bad `targets`) or -ENODEV. Thread context; exact while idle.
  *
  * # Safety
- * `t` is NULL or points to a live `dispatch_target_t` (zeroed or initialised) that is not
- * being re-initialised; `out` is NULL or writable.
+ * `p` as for `msg_pool_try_alloc`; `out` is NULL or has room for `max` `struct pool_leak`;
+ * `targets` as for `dispatcher_broadcast_ptr`.
  */
-int dispatch_target_stats(const struct dispatch_target_t *t, struct dispatch_target_stats *out);
+int msg_pool_leaks(const struct msg_pool *p, uint32_t min_age_ms, struct dispatch_target_t *const *targets, size_t n_targets, struct pool_leak *out, size_t max);
 
 /**
- * Copies every pool counter into `*out` in one call. Returns 0, -EINVAL (NULL `out`) or
- * -ENODEV. ISR-safe.
+ * `msg_pool_stats` on the default pool (-ENODEV before `pool_init`).
  *
  * # Safety
  * `out` is NULL or points to a writable `struct pool_stats`.
@@ -494,21 +623,15 @@ int dispatch_target_stats(const struct dispatch_target_t *t, struct dispatch_tar
 int pool_stats(struct pool_stats *out);
 
 /**
- * Writes the pool counters and the counters of `n_targets` targets (at most
- * `DISPATCHER_JSON_TARGETS_MAX`, 32) as one JSON object into `buf`, NUL-terminated. Returns
- * the bytes written excluding the NUL, -ENOSPC (`len` too small; nothing usable is written),
- * -EINVAL (NULL `buf` with `len` > 0, NULL `targets` with `n_targets` > 0, a NULL or
- * uninitialised target, more than 32 targets) or -ENODEV. Thread context.
+ * `msg_pool_stats_json` on the default pool.
  *
  * # Safety
- * `buf` is NULL or has `len` writable bytes; `targets` as for `dispatcher_broadcast_ptr`.
+ * As for `msg_pool_stats_json`.
  */
 int pool_stats_json(char *buf, size_t len, struct dispatch_target_t *const *targets, size_t n_targets);
 
 /**
- * Proves free list + held entries = all entries and that the counters agree; fills `*out`
- * (if not NULL). Returns 0, -EIO (inconsistent) or -ENODEV. Exact only while no other
- * thread uses the pool (tests, an idle shell). Thread context.
+ * `msg_pool_check` on the default pool.
  *
  * # Safety
  * `out` is NULL or points to a writable `struct pool_check_report`.
@@ -516,10 +639,8 @@ int pool_stats_json(char *buf, size_t len, struct dispatch_target_t *const *targ
 int pool_check(struct pool_check_report *out);
 
 /**
- * Lists entries held for at least `min_age_ms` into `out` (at most `max`, and at most
- * `DISPATCHER_LEAKS_MAX` = 32 per call), in index order. Returns how many such entries
- * exist (may exceed what was written), -EINVAL (NULL `out` with `max` > 0) or -ENODEV.
- * Thread context.
+ * `msg_pool_leaks` on the default pool with no targets (so `queued` is 0 and `held_by` names
+ * the last receiver or the producer; pass targets to `msg_pool_leaks` to see queued entries).
  *
  * # Safety
  * `out` is NULL or has room for `max` writable `struct pool_leak`.
@@ -542,6 +663,190 @@ size_t dispatcher_msg_size(void);
  * Bytes of the `dispatcher_msg_t` header as compiled: `offsetof(dispatcher_msg_t, data)`.
  */
 size_t dispatcher_msg_header_size(void);
+
+/**
+ * Creates pool `p` from its `config` over the memory its fields name. Returns 0, -EINVAL
+ * (NULL `p`; `entries` not in 1..=1024, `payload_size` not in 1..=`DISPATCHER_PAYLOAD_MAX`,
+ * `heap_slots` above 64), -ENOMEM (NULL memory or semaphore, fewer than `entries +
+ * heap_slots` descriptors, a region smaller than `entries * DISPATCHER_POOL_STRIDE(payload)`),
+ * -EFAULT (misaligned memory), -EALREADY (already created, or being created). Thread context.
+ *
+ * Once created the pool can be found by its entries (`msg_ref`, `msg_unref` and the other
+ * entry calls need no pool argument) and by `msg_pool_next`. Zephyr's boot hook calls this for
+ * every `DISPATCHER_POOL_DEFINE`.
+ *
+ * # Safety
+ * `p` is NULL or points to a `struct msg_pool` in static storage that is never moved, freed or
+ * written after this call; `descs`, `region` and `sem` are valid for the sizes given, static,
+ * and used by this pool alone; `sem` is what the port's `dispatcher_port_sem_*` accept.
+ */
+int msg_pool_init(struct msg_pool *p);
+
+/**
+ * Makes `p` the default pool, the one the seed's calls (`pool_init`, `pool_try_alloc`,
+ * `pool_stats`, ...) act on. Returns 0 (also if `p` already is the default), -EINVAL (NULL),
+ * -EALREADY (another pool is the default). The Zephyr port sets its Kconfig-sized pool at boot.
+ *
+ * # Safety
+ * As for `msg_pool_init`.
+ */
+int msg_pool_set_default(struct msg_pool *p);
+
+/**
+ * The default pool (see `msg_pool_set_default`), or NULL.
+ */
+struct msg_pool *msg_pool_default(void);
+
+/**
+ * The created pools one by one: the first for NULL, else the one after `prev`; NULL at the
+ * end. Newest first.
+ *
+ * # Safety
+ * `prev` is NULL or a pool this function returned.
+ */
+struct msg_pool *msg_pool_next(const struct msg_pool *prev);
+
+/**
+ * Creates the default pool with `entries` messages of `payload_size` payload bytes and the
+ * heap fallback slots of its definition. Returns what `msg_pool_init` returns, and -ENODEV
+ * when there is no default pool (see `msg_pool_set_default`). Thread context; once, at boot.
+ *
+ * The default pool's memory is fixed (on Zephyr, Kconfig-sized): more entries or a larger
+ * payload than it was defined with is -ENOMEM. A message costs `DISPATCHER_POOL_STRIDE(payload)`
+ * bytes of the region (header + payload), whatever `DISPATCHER_PAYLOAD_MAX` is.
+ */
+int pool_init(size_t entries, size_t payload_size);
+
+/**
+ * `pool_init` with every parameter, `cfg->heap_slots` (0..=64, within the definition's
+ * descriptors) included. Returns what `pool_init` returns; -EINVAL also for a NULL `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or points to a readable `struct pool_config`.
+ */
+int pool_init_ex(const struct pool_config *cfg);
+
+/**
+ * `DISPATCHER_POOL_STRIDE(payload_size)` as the library computes it: the bytes one message of
+ * that payload occupies in a region (header + payload, rounded up to the header's alignment).
+ */
+size_t msg_pool_stride(size_t payload_size);
+
+/**
+ * Adds a reference to a held entry of any pool, e.g. to keep a received message after
+ * `process_msg` returns. Returns 0, -EINVAL (NULL, or a free entry), -EFAULT (not a
+ * descriptor of any pool, or a pointer into the middle of one), -EOVERFLOW (refcount at its
+ * maximum, 65535), -ENODEV (no pool created yet). Refusals change nothing and are counted in
+ * the entry's pool's `invalid_refs`. ISR-safe.
+ *
+ * `p` is only compared against the pools' descriptor arrays, never dereferenced unless it is
+ * one of their descriptors, so any pointer value is safe to pass. The caller must hold a
+ * reference (else a racing last `msg_unref` may recycle the entry in between).
+ */
+int msg_ref(struct pool_msg_t *p);
+
+/**
+ * Drops a reference; the last one returns the entry to its pool (or a heap fallback message
+ * to the heap) and wakes a thread blocked allocating from that pool. Returns 0, -EINVAL
+ * (NULL), -EFAULT (not a descriptor of any pool, or misaligned), -EALREADY (the entry is
+ * already free: double unref), -ENODEV (no pool created yet). Refusals change nothing and
+ * are counted in the pool's `invalid_unrefs` when the pointer is one of its descriptors.
+ * ISR-safe.
+ *
+ * After it returns, the caller must not touch `p->msg` any more.
+ */
+int msg_unref(struct pool_msg_t *p);
+
+/**
+ * The pool entry `p` belongs to, or NULL when it belongs to none (never dereferences `p`).
+ */
+struct msg_pool *msg_pool_of(const struct pool_msg_t *p);
+
+/**
+ * The held entry whose message is `msg`, in any pool, or NULL when `msg` is not the message
+ * of a held entry (for example a value-mode copy, which the caller owns and must copy to keep).
+ * Lets a `process_msg(const dispatcher_msg_t *)` callback take a reference with `msg_ref`.
+ * Never dereferences `msg`. ISR-safe.
+ */
+struct pool_msg_t *pool_msg_from_msg(const struct dispatcher_msg_t *msg);
+
+/**
+ * Initialises a target over queue `q` in `mode` (`DISPATCH_MODE_POINTER` or
+ * `DISPATCH_MODE_VALUE`) with id `id` (the holder shown in leak reports). The queue's item
+ * size must be `sizeof(void *)` in pointer mode and at least `dispatcher_msg_header_size()`
+ * in value mode (`sizeof(dispatcher_msg_t)` for the old path: then messages of any pool fit).
+ * Resets the target's counters.
+ *
+ * Returns 0 or -EINVAL (NULL `t` or `q`, an unknown `mode`, item size unfit). Thread
+ * context; not while the target is in use (broadcast, receive, purge).
+ *
+ * # Safety
+ * `t` is NULL or points to writable `dispatch_target_t` storage; `q` is NULL or an
+ * initialised `k_msgq` that outlives the target's use.
+ */
+int dispatch_target_init(struct dispatch_target_t *t, struct k_msgq *q, uint8_t mode, uint16_t id);
+
+/**
+ * Broadcasts entry `p` (of any pool) to `n_targets` targets: pointer-mode targets get the
+ * pointer (one reference each), value-mode targets a copy of the header and `message_len`
+ * payload bytes (the rest of their item zero-filled). Never blocks; ISR-safe. Returns how
+ * many targets received it (0 is a counted drop) or a negative errno.
+ *
+ * The caller's (producer's) reference is always consumed when `p` is a held entry, also when
+ * the call is refused with -EINVAL (`n_targets` == 0, NULL `targets` or a NULL entry, an
+ * uninitialised target) or -EMSGSIZE (`message_len` > the pool's payload size): the entry is
+ * then released and the drop counted; do not touch `p` afterwards. A NULL (-EINVAL), foreign
+ * or misaligned (-EFAULT) or free (-EINVAL) `p` changes nothing; -ENODEV before any pool exists.
+ *
+ * A value-mode target whose item is too small for the message is skipped and counted as an
+ * enqueue failure.
+ *
+ * # Safety
+ * `targets` is NULL or points to `n_targets` readable pointers, each NULL or to a live
+ * `dispatch_target_t` not being re-initialised.
+ */
+int dispatcher_broadcast_ptr(struct pool_msg_t *p, struct dispatch_target_t *const *targets, size_t n_targets);
+
+/**
+ * Receives one item from target `t`, waiting up to `timeout_ms` (0 = no wait, < 0 =
+ * forever; only 0 in an ISR).
+ *
+ * Pointer mode: stores the entry in `*out_ptr`; the caller owns one reference and must
+ * `msg_unref` it when done. Value mode: copies the item into `*out_value` (which must be a
+ * whole `dispatcher_msg_t`) and stores NULL in `*out_ptr` if `out_ptr` is not NULL.
+ * On any error `*out_ptr` (when not NULL) is set to NULL and `*out_value` may have been
+ * partly written only for value mode.
+ *
+ * Returns 0, -EAGAIN (nothing arrived in time), -EPERM (a non-zero timeout in an ISR),
+ * -EINVAL (NULL or uninitialised `t`, NULL `out_ptr` in pointer mode, NULL `out_value` in
+ * value mode), -ENOSPC (the queue's item is larger than `dispatcher_msg_t`), -EFAULT (the
+ * queue held a pointer that is no pool's entry; it is dropped).
+ *
+ * # Safety
+ * `t` as for `dispatch_target_stats`; `out_ptr` is NULL or writable; `out_value` is NULL or
+ * points to a writable `dispatcher_msg_t`.
+ */
+int dispatcher_receive(struct dispatch_target_t *t, int32_t timeout_ms, struct pool_msg_t **out_ptr, struct dispatcher_msg_t *out_value);
+
+/**
+ * Drains target `t`'s queue (a crashed or stopped module) and releases every message in it,
+ * to whichever pool each belongs. Returns how many were released, or -EINVAL (NULL or
+ * uninitialised `t`). Thread context; the module must not be receiving meanwhile.
+ *
+ * # Safety
+ * As for `dispatch_target_stats`.
+ */
+int dispatch_target_purge(struct dispatch_target_t *t);
+
+/**
+ * Copies target `t`'s counters into `*out`. Returns 0 or -EINVAL (NULL or uninitialised `t`,
+ * NULL `out`). ISR-safe.
+ *
+ * # Safety
+ * `t` is NULL or points to a live `dispatch_target_t` (zeroed or initialised) that is not
+ * being re-initialised; `out` is NULL or writable.
+ */
+int dispatch_target_stats(const struct dispatch_target_t *t, struct dispatch_target_stats *out);
 
 #ifdef __cplusplus
 }  // extern "C"

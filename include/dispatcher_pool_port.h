@@ -2,8 +2,11 @@
  * dispatcher_pool_port.h: the OS port of the dispatcher pool, implemented in C.
  *
  * The Rust library (libdispatcher_pool.a) calls these functions; the platform provides them:
- * zephyr/dispatcher_pool_port.c on Zephyr (k_sem, k_msgq, k_malloc/shared_multi_heap,
- * k_uptime_get, k_is_in_isr) and tests/c/host_port.c on the host (pthreads).
+ * zephyr/dispatcher_pool_port.c on Zephyr (k_sem, k_msgq, k_aligned_alloc, k_uptime_get_32,
+ * k_is_in_isr) and the POSIX port on Linux (pthreads). The port only does what the OS must do
+ * at run time: a semaphore per pool, queue put/get/peek, the clock, the ISR test and the heap
+ * for fallback messages. Pool memory is not the port's business: it comes in through
+ * struct msg_pool (DISPATCHER_POOL_DEFINE on Zephyr).
  *
  * Hand-written (not generated). Every function must be callable from any thread; the ones
  * marked ISR-safe also from interrupt context (the pool calls them from ISR-safe entry points:
@@ -21,29 +24,8 @@
 extern "C" {
 #endif
 
-/** A Zephyr message queue: <zephyr/kernel.h> on Zephyr, a test double on the host. */
-struct k_msgq;
-
-/**
- * Number of entries of dispatcher_port_errno: one per errno name the pool returns, in the
- * order of the Rust enum dispatcher_pool::error::Errno.
- */
-#define DISPATCHER_ERRNO_COUNT 12
-
-/** @name Indices into dispatcher_port_errno (dispatcher_pool::error::Errno). @{ */
-#define DISPATCHER_ERRNO_EINVAL 0
-#define DISPATCHER_ERRNO_ENOMEM 1
-#define DISPATCHER_ERRNO_EFAULT 2
-#define DISPATCHER_ERRNO_EALREADY 3
-#define DISPATCHER_ERRNO_ENODEV 4
-#define DISPATCHER_ERRNO_EOVERFLOW 5
-#define DISPATCHER_ERRNO_EMSGSIZE 6
-#define DISPATCHER_ERRNO_EAGAIN 7
-#define DISPATCHER_ERRNO_EPERM 8
-#define DISPATCHER_ERRNO_ENOSPC 9
-#define DISPATCHER_ERRNO_EBUSY 10
-#define DISPATCHER_ERRNO_EIO 11
-/** @} */
+/* enum dispatcher_errno (the DISPATCHER_ERRNO_* indices) and DISPATCHER_ERRNO_COUNT. */
+#include "dispatcher_pool.h"
 
 /**
  * The positive errno values of the platform, indexed by DISPATCHER_ERRNO_*; the C API
@@ -83,17 +65,17 @@ uint32_t dispatcher_port_now_ms(void);
 bool dispatcher_port_in_isr(void);
 
 /**
- * Takes the pool's semaphore (k_sem semantics, limit >= 1, initial count 0), waiting up to
- * timeout_ms: 0 = no wait, < 0 = forever. Returns true if taken, false on timeout.
- * Thread context only (the pool never calls it from an ISR).
+ * Takes semaphore sem (a pool's msg_pool.sem; k_sem semantics, limit >= 1, initial count 0),
+ * waiting up to timeout_ms: 0 = no wait, < 0 = forever. Returns true if taken, false on
+ * timeout. Thread context only (the pool never calls it from an ISR).
  */
-bool dispatcher_port_sem_take(int32_t timeout_ms);
+bool dispatcher_port_sem_take(void *sem, int32_t timeout_ms);
 
 /**
- * Gives the pool's semaphore: wakes one waiter, else increments the count; a give at the
- * limit may be ignored (k_sem_give). ISR-safe.
+ * Gives semaphore sem: wakes one waiter, else increments the count; a give at the limit may
+ * be ignored (k_sem_give). ISR-safe.
  */
-void dispatcher_port_sem_give(void);
+void dispatcher_port_sem_give(void *sem);
 
 /**
  * Allocates size bytes aligned to align (a power of two) for a heap fallback message; NULL
@@ -106,28 +88,24 @@ void *dispatcher_port_heap_alloc(size_t size, size_t align);
 void dispatcher_port_heap_free(void *p);
 
 /**
- * Allocates the message region at pool_init: size bytes aligned to align, never freed.
- * PSRAM on target (shared_multi_heap_aligned_alloc(SMH_REG_ATTR_EXTERNAL, ...)), else internal
- * RAM; sets *external to true when the block is external RAM. NULL on failure (-ENOMEM).
- * Thread context. Atomics never live here.
+ * Puts one item into q without waiting (k_msgq_put, K_NO_WAIT): its first len bytes from item
+ * (len <= the item size), the rest zero. len is the item size for pointer items and
+ * header + message_len for a small pool message going to a value queue (whose item is a
+ * whole dispatcher_msg_t). False when full. ISR-safe.
  */
-void *dispatcher_port_region_alloc(size_t size, size_t align, bool *external);
-
-/**
- * Allocates the descriptor array at pool_init: size bytes aligned to align, never freed.
- * Must be internal RAM (descriptors hold the atomics; ESP32-S3 CAS fails on PSRAM).
- * NULL on failure (-ENOMEM). Thread context.
- */
-void *dispatcher_port_descriptors_alloc(size_t size, size_t align);
-
-/** Copies one item (msgq item size bytes) into q without waiting (k_msgq_put K_NO_WAIT); false when full. ISR-safe. */
-bool dispatcher_port_msgq_put(struct k_msgq *q, const void *item);
+bool dispatcher_port_msgq_put(struct k_msgq *q, const void *item, size_t len);
 
 /**
  * Copies one item out of q into item, waiting up to timeout_ms (0 = no wait, < 0 = forever);
  * false when none arrived. ISR-safe with timeout_ms == 0.
  */
 bool dispatcher_port_msgq_get(struct k_msgq *q, void *item, int32_t timeout_ms);
+
+/**
+ * Copies the idx-th queued item of q (0 = the next to be received) into item without removing
+ * it (k_msgq_peek_at); false if there is none. Used only by the leak report. ISR-safe.
+ */
+bool dispatcher_port_msgq_peek_at(struct k_msgq *q, void *item, size_t idx);
 
 /** The item size of q in bytes (k_msgq.msg_size). ISR-safe. */
 size_t dispatcher_port_msgq_item_size(struct k_msgq *q);

@@ -114,7 +114,10 @@ impl<'a, P: Port> Pool<'a, P> {
                 // SAFETY: `item` is a usize and the queue's item size is size_of::<usize>()
                 // (checked in Target::new), so `len` is the whole item.
                 let put = spare > 0
-                    && unsafe { t.queue.try_put((&item as *const usize).cast(), size_of::<usize>()) };
+                    && unsafe {
+                        t.queue
+                            .try_put((&item as *const usize).cast(), size_of::<usize>())
+                    };
                 if put {
                     spare -= 1;
                 }

@@ -52,7 +52,11 @@ pub enum PoolError {
     Corrupt,
 }
 
-/// The errno names the C API uses. Their numbers differ between C libraries (glibc, picolibc
+/// Number of [`Errno`] names (C: `DISPATCHER_ERRNO_COUNT`, the length of `dispatcher_port_errno`).
+pub const DISPATCHER_ERRNO_COUNT: usize = 12;
+
+/// The errno names the C API uses (C: `enum dispatcher_errno`, `DISPATCHER_ERRNO_EINVAL`, ...:
+/// the indices into the C port's `dispatcher_port_errno` table). Their numbers differ between C libraries (glibc, picolibc
 /// and Zephyr's minimal libc disagree on `EALREADY`, `EMSGSIZE`, `EOVERFLOW`), so the number is
 /// looked up on the C side, compiled against the right `errno.h` (see `capi`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,10 +88,7 @@ pub enum Errno {
     EIO,
 }
 
-impl Errno {
-    /// Number of errno names.
-    pub const COUNT: usize = 12;
-}
+const _: () = assert!(Errno::EIO as usize + 1 == DISPATCHER_ERRNO_COUNT);
 
 impl PoolError {
     /// The errno name the C API returns (negated) for this error.

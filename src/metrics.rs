@@ -209,7 +209,14 @@ impl<'b> JsonWriter<'b> {
                 b'\\' => self.raw(b"\\\\"),
                 0..=0x1f => {
                     const HEX: &[u8; 16] = b"0123456789abcdef";
-                    self.raw(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]])
+                    self.raw(&[
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX[(c >> 4) as usize],
+                        HEX[(c & 15) as usize],
+                    ])
                 }
                 _ => self.raw(&[c]),
             };
@@ -278,12 +285,18 @@ impl Snapshot {
         buf: &mut [u8],
     ) -> Result<usize, crate::PoolError> {
         let mut w = JsonWriter::new(buf);
-        self.write_json_to(name, targets, &mut w);
+        self.write_json_to(name, Some(targets), &mut w);
         w.finish()
     }
 
-    /// [`write_json`](Self::write_json) into a writer (to put several pools in one array).
-    pub fn write_json_to(&self, name: &str, targets: &[TargetStats], w: &mut JsonWriter<'_>) {
+    /// [`write_json`](Self::write_json) into a writer (to put several pools in one array);
+    /// without `targets` the object has no `"targets"` key.
+    pub fn write_json_to(
+        &self,
+        name: &str,
+        targets: Option<&[TargetStats]>,
+        w: &mut JsonWriter<'_>,
+    ) {
         w.raw(b"{");
         let mut first = true;
         if !name.is_empty() {
@@ -294,20 +307,29 @@ impl Snapshot {
             w.field(first, key, v);
             first = false;
         }
-        w.raw(b",\"targets\":[");
-        for (i, t) in targets.iter().enumerate() {
-            if i > 0 {
-                w.raw(b",");
-            }
-            w.raw(b"{")
-                .field(true, "id", t.id.into())
-                .field(false, "delivered", t.delivered)
-                .field(false, "failed", t.failed)
-                .field(false, "queued", t.queued)
-                .raw(b"}");
+        if let Some(targets) = targets {
+            w.raw(b",");
+            write_targets(targets, w);
         }
-        w.raw(b"]}");
+        w.raw(b"}");
     }
+}
+
+/// Writes `"targets":[...]` (no leading comma).
+pub fn write_targets(targets: &[TargetStats], w: &mut JsonWriter<'_>) {
+    w.raw(b"\"targets\":[");
+    for (i, t) in targets.iter().enumerate() {
+        if i > 0 {
+            w.raw(b",");
+        }
+        w.raw(b"{")
+            .field(true, "id", t.id.into())
+            .field(false, "delivered", t.delivered)
+            .field(false, "failed", t.failed)
+            .field(false, "queued", t.queued)
+            .raw(b"}");
+    }
+    w.raw(b"]");
 }
 
 impl fmt::Display for Snapshot {
@@ -376,14 +398,19 @@ mod tests {
         let n = s.write_json("a\"b\\\n", &[], &mut buf).unwrap();
         let json = core::str::from_utf8(&buf[..n]).unwrap();
         assert!(
-            json.starts_with("{\"name\":\"a\\\"b\\\\\\u000a\",\"pool_total\":4294967295,\"pool_in_use\":0,"),
+            json.starts_with(
+                "{\"name\":\"a\\\"b\\\\\\u000a\",\"pool_total\":4294967295,\"pool_in_use\":0,"
+            ),
             "{json}"
         );
         assert!(json.contains("\"purged\":10,"));
         // Every prefix length but the full one is refused.
         for len in 0..=n {
             let mut small = std::vec![0u8; len];
-            assert_eq!(s.write_json("a\"b\\\n", &[], &mut small), Err(crate::PoolError::BufferTooSmall));
+            assert_eq!(
+                s.write_json("a\"b\\\n", &[], &mut small),
+                Err(crate::PoolError::BufferTooSmall)
+            );
         }
         let mut exact = std::vec![0u8; n + 1];
         assert_eq!(s.write_json("a\"b\\\n", &[], &mut exact), Ok(n));

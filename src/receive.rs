@@ -1,4 +1,9 @@
 //! The consumer side: `receive` one item from a target's queue, `purge` a dead module's queue.
+//!
+//! The pool-free halves ([`Target::receive_ptr`], [`Target::receive_value`],
+//! [`Target::drain_ptrs`]) let a caller with several pools take an item first and find the
+//! pool that owns it afterwards (what the C API does); [`Pool::receive`] and [`Pool::purge`]
+//! are the one-pool forms.
 
 use crate::descriptor::Descriptor;
 use crate::error::PoolError;
@@ -15,6 +20,60 @@ pub enum Received<'p, 'a, P: Port> {
     Msg(Msg<'p, 'a, P>),
     /// A value-mode item: this many bytes were copied into the caller's buffer.
     Value(usize),
+}
+
+impl<Q: Queue> Target<Q> {
+    /// Takes one pointer item, waiting up to `timeout` ([`PoolError::Timeout`] when none came).
+    /// The pointer carries one reference; give it to [`Pool::accept`] of the pool that owns it.
+    /// Refuses value-mode and uninitialised targets. The caller checks the ISR rule.
+    pub fn receive_ptr(&self, timeout: Timeout) -> Result<*const Descriptor, PoolError> {
+        if self.mode()? != Mode::Pointer {
+            return Err(PoolError::BadTargetQueue);
+        }
+        let mut item = 0usize;
+        // SAFETY: `item` is a writable usize, the queue's item size (checked in Target::new).
+        if !unsafe { self.queue.get((&mut item as *mut usize).cast(), timeout) } {
+            return Err(PoolError::Timeout);
+        }
+        Ok(item as *const Descriptor)
+    }
+
+    /// Copies one value item into `buf` (at least the queue's item size, else
+    /// [`PoolError::BufferTooSmall`]), waiting up to `timeout`; returns the item size.
+    /// Refuses pointer-mode and uninitialised targets. The caller checks the ISR rule.
+    pub fn receive_value(&self, buf: &mut [u8], timeout: Timeout) -> Result<usize, PoolError> {
+        if self.mode()? != Mode::Value {
+            return Err(PoolError::BadTargetQueue);
+        }
+        let item = self.queue.item_size();
+        if buf.len() < item {
+            return Err(PoolError::BufferTooSmall);
+        }
+        // SAFETY: `buf` has at least `item` writable bytes.
+        if !unsafe { self.queue.get(buf.as_mut_ptr(), timeout) } {
+            return Err(PoolError::Timeout);
+        }
+        Ok(item)
+    }
+
+    /// Empties the queue: each pointer item is passed to `release` (which owns its reference
+    /// from then on); value items are discarded. Returns how many items `release` accepted
+    /// (value mode: how many were discarded).
+    pub fn drain_ptrs(
+        &self,
+        mut release: impl FnMut(*const Descriptor) -> bool,
+    ) -> Result<usize, PoolError> {
+        match self.mode()? {
+            Mode::Pointer => {
+                let mut n = 0;
+                while let Ok(p) = self.receive_ptr(Timeout::NoWait) {
+                    n += release(p) as usize;
+                }
+                Ok(n)
+            }
+            Mode::Value => Ok(self.queue.purge()),
+        }
+    }
 }
 
 impl<'a, P: Port> Pool<'a, P> {
@@ -36,57 +95,56 @@ impl<'a, P: Port> Pool<'a, P> {
         }
         match mode {
             Mode::Pointer => {
-                let mut item = 0usize;
-                // SAFETY: `item` is a writable usize, the queue's item size.
-                if !unsafe { target.queue.get((&mut item as *mut usize).cast(), timeout) } {
-                    return Err(PoolError::Timeout);
-                }
-                let p = item as *const Descriptor;
+                let p = target.receive_ptr(timeout)?;
                 // SAFETY: a pointer-mode queue item carries one reference, given to the handle.
-                let msg = unsafe { self.from_raw(p) }.inspect_err(|_| {
-                    Counters::bump(&self.counters.invalid_unrefs);
-                })?;
-                msg.descriptor().holder.store(target.id, Ordering::Relaxed);
-                Ok(Received::Msg(msg))
+                Ok(Received::Msg(unsafe { self.accept(p, target) }?))
             }
             Mode::Value => {
-                let item = target.queue.item_size();
                 let buf = value_buf.ok_or(PoolError::BufferTooSmall)?;
-                if buf.len() < item {
-                    return Err(PoolError::BufferTooSmall);
-                }
-                // SAFETY: `buf` has at least `item` writable bytes.
-                if !unsafe { target.queue.get(buf.as_mut_ptr(), timeout) } {
-                    return Err(PoolError::Timeout);
-                }
-                Ok(Received::Value(item))
+                target.receive_value(buf, timeout).map(Received::Value)
             }
         }
     }
 
+    /// Adopts a pointer received from `target`'s queue: validates it like
+    /// [`from_raw`](Self::from_raw) (a refusal is counted in `invalid_unrefs`: the reference
+    /// it claimed to carry is lost) and records `target` as its holder for the leak report.
+    ///
+    /// # Safety
+    /// `p` came out of `target`'s queue, so it carries one reference, given to the handle.
+    pub unsafe fn accept<Q: Queue>(
+        &self,
+        p: *const Descriptor,
+        target: &Target<Q>,
+    ) -> Result<Msg<'_, 'a, P>, PoolError> {
+        // SAFETY: forwarded contract: `p` carries one reference.
+        let msg = unsafe { self.from_raw(p) }.inspect_err(|_| {
+            Counters::bump(&self.counters.invalid_unrefs);
+        })?;
+        msg.descriptor().holder.store(target.id, Ordering::Relaxed);
+        Ok(msg)
+    }
+
+    /// Releases a pointer item taken out of a queue by a purge, counting it in `purged`.
+    ///
+    /// # Safety
+    /// As for [`unref_raw`](Self::unref_raw): `p` carries one reference, which is given up.
+    pub unsafe fn release_purged(&self, p: *const Descriptor) -> Result<(), PoolError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.unref_raw(p) }?;
+        self.counters.purged.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Drains a (dead) module's queue and releases every message in it; returns how many.
     pub fn purge<Q: Queue>(&self, target: &Target<Q>) -> Result<usize, PoolError> {
-        let mode = target.mode()?;
-        let n = match mode {
-            Mode::Pointer => {
-                let mut n = 0;
-                let mut item = 0usize;
-                // SAFETY: `item` is a writable usize, the queue's item size.
-                while unsafe {
-                    target
-                        .queue
-                        .get((&mut item as *mut usize).cast(), Timeout::NoWait)
-                } {
-                    // SAFETY: a pointer-mode queue item carries one reference, which we give up.
-                    if unsafe { self.unref_raw(item as *const Descriptor) }.is_ok() {
-                        n += 1;
-                    }
-                }
-                n
-            }
-            Mode::Value => target.queue.purge(),
-        };
-        self.counters.purged.fetch_add(n as u32, Ordering::Relaxed);
+        let n = target.drain_ptrs(|p| {
+            // SAFETY: a pointer-mode queue item carries one reference, which we give up.
+            unsafe { self.release_purged(p) }.is_ok()
+        })?;
+        if target.mode()? == Mode::Value {
+            self.counters.purged.fetch_add(n as u32, Ordering::Relaxed);
+        }
         Ok(n)
     }
 }

@@ -70,7 +70,10 @@ fn unref_of_null() {
     let h = host(2);
     let p = h.pool();
     // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
-    assert_eq!(unsafe { p.unref_raw(core::ptr::null()) }, Err(PoolError::Null));
+    assert_eq!(
+        unsafe { p.unref_raw(core::ptr::null()) },
+        Err(PoolError::Null)
+    );
     assert_eq!(p.snapshot().invalid_unrefs, 1);
     p.check().unwrap();
 }
@@ -82,11 +85,17 @@ fn unref_of_a_foreign_pointer() {
     let p = h.pool();
     let stack = Descriptor::new();
     // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
-    assert_eq!(unsafe { p.unref_raw(&stack) }, Err(PoolError::ForeignPointer));
+    assert_eq!(
+        unsafe { p.unref_raw(&stack) },
+        Err(PoolError::ForeignPointer)
+    );
     // A live entry of another pool is foreign too, and stays held there.
     let theirs = other.pool().try_alloc_raw().unwrap();
     // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
-    assert_eq!(unsafe { p.unref_raw(theirs) }, Err(PoolError::ForeignPointer));
+    assert_eq!(
+        unsafe { p.unref_raw(theirs) },
+        Err(PoolError::ForeignPointer)
+    );
     assert_eq!(theirs.refcount(), 1);
     assert_eq!(p.snapshot().invalid_unrefs, 2);
     p.check().unwrap();
@@ -101,7 +110,10 @@ fn unref_of_a_misaligned_pointer() {
         .wrapping_add(4)
         .cast::<Descriptor>();
     // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
-    assert_eq!(unsafe { p.unref_raw(inside) }, Err(PoolError::MisalignedPointer));
+    assert_eq!(
+        unsafe { p.unref_raw(inside) },
+        Err(PoolError::MisalignedPointer)
+    );
     assert_eq!(d.refcount(), 1);
     // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
     unsafe { p.unref_raw(d) }.unwrap();
@@ -304,7 +316,7 @@ fn json_into_a_short_buffer() {
     let h = host(1);
     let mut buf = [0u8; 16];
     assert_eq!(
-        h.pool().snapshot().write_json(&[], &mut buf),
+        h.pool().snapshot().write_json("", &[], &mut buf),
         Err(PoolError::BufferTooSmall)
     );
 }

@@ -235,7 +235,10 @@ fn run(ops: Vec<Op>) {
             }
             Op::UnrefNull => {
                 // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
-                assert_eq!(unsafe { p.unref_raw(core::ptr::null()) }, Err(PoolError::Null));
+                assert_eq!(
+                    unsafe { p.unref_raw(core::ptr::null()) },
+                    Err(PoolError::Null)
+                );
                 m.invalid_unrefs += 1;
             }
             Op::UnrefMisaligned(k) => {
@@ -244,7 +247,10 @@ fn run(ops: Vec<Op>) {
                     .wrapping_add(1 + k % 7)
                     .cast::<Descriptor>();
                 // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
-                assert_eq!(unsafe { p.unref_raw(bad) }, Err(PoolError::MisalignedPointer));
+                assert_eq!(
+                    unsafe { p.unref_raw(bad) },
+                    Err(PoolError::MisalignedPointer)
+                );
                 m.invalid_unrefs += 1;
             }
             _ => {}

@@ -4,28 +4,23 @@
 use crate::types::k_msgq;
 use core::alloc::Layout;
 use core::ffi::{c_int, c_void};
-use pool_core::error::Errno;
+use pool_core::error::DISPATCHER_ERRNO_COUNT;
 use pool_core::{Port, Queue, Timeout};
 
 extern "C" {
     fn dispatcher_port_now_ms() -> u32;
     fn dispatcher_port_in_isr() -> bool;
-    fn dispatcher_port_sem_take(timeout_ms: i32) -> bool;
-    fn dispatcher_port_sem_give();
+    fn dispatcher_port_sem_take(sem: *mut c_void, timeout_ms: i32) -> bool;
+    fn dispatcher_port_sem_give(sem: *mut c_void);
     fn dispatcher_port_heap_alloc(size: usize, align: usize) -> *mut c_void;
     fn dispatcher_port_heap_free(p: *mut c_void);
-    pub(crate) fn dispatcher_port_region_alloc(
-        size: usize,
-        align: usize,
-        external: *mut bool,
-    ) -> *mut c_void;
-    pub(crate) fn dispatcher_port_descriptors_alloc(size: usize, align: usize) -> *mut c_void;
-    fn dispatcher_port_msgq_put(q: *mut k_msgq, item: *const c_void) -> bool;
+    fn dispatcher_port_msgq_put(q: *mut k_msgq, item: *const c_void, len: usize) -> bool;
     fn dispatcher_port_msgq_get(q: *mut k_msgq, item: *mut c_void, timeout_ms: i32) -> bool;
+    fn dispatcher_port_msgq_peek_at(q: *mut k_msgq, item: *mut c_void, idx: usize) -> bool;
     fn dispatcher_port_msgq_item_size(q: *mut k_msgq) -> usize;
     fn dispatcher_port_msgq_len(q: *mut k_msgq) -> usize;
     fn dispatcher_port_msgq_purge(q: *mut k_msgq) -> usize;
-    static dispatcher_port_errno: [c_int; Errno::COUNT];
+    static dispatcher_port_errno: [c_int; DISPATCHER_ERRNO_COUNT];
 }
 
 /// The C convention for a timeout: 0 = no wait, negative = forever, positive = milliseconds.
@@ -40,15 +35,41 @@ fn timeout_ms(t: Timeout) -> i32 {
 /// The negative errno C gets for `e`, looked up in the port's `dispatcher_port_errno` table
 /// (compiled against the platform's `errno.h`).
 pub(crate) fn neg_errno(e: pool_core::PoolError) -> c_int {
-    // SAFETY: `dispatcher_port_errno` is a constant array of `Errno::COUNT` ints defined by the
-    // C port, never written; every `Errno` discriminant is below `Errno::COUNT`.
+    // SAFETY: `dispatcher_port_errno` is a constant array of `DISPATCHER_ERRNO_COUNT` ints defined by the
+    // C port, never written; every `Errno` discriminant is below it (const-asserted in the core).
     let n = unsafe { dispatcher_port_errno[e.errno() as usize] };
     -n
 }
 
-/// The OS port of the C API: every call goes to a `dispatcher_port_*` C function.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ExternPort;
+/// `true` in interrupt context (the C port's `dispatcher_port_in_isr`).
+pub(crate) fn in_isr() -> bool {
+    // SAFETY: C port function without arguments or preconditions.
+    unsafe { dispatcher_port_in_isr() }
+}
+
+/// The OS port of the C API: every call goes to a `dispatcher_port_*` C function. Each pool
+/// has its own, carrying the pool's semaphore (`msg_pool.sem`).
+#[derive(Debug, Clone, Copy)]
+pub struct ExternPort {
+    sem: *mut c_void,
+}
+
+// SAFETY: the semaphore is a kernel object (`k_sem`) made for use from many threads and ISRs;
+// the pointer is never written after the pool is initialised.
+unsafe impl Sync for ExternPort {}
+// SAFETY: as above; it is not tied to the thread that created it.
+unsafe impl Send for ExternPort {}
+
+impl ExternPort {
+    /// A port over semaphore `sem`.
+    ///
+    /// # Safety
+    /// `sem` is what the C port's `dispatcher_port_sem_take/give` accept (an initialised
+    /// `k_sem` on Zephyr) and outlives every use of the port.
+    pub const unsafe fn new(sem: *mut c_void) -> Self {
+        ExternPort { sem }
+    }
+}
 
 impl Port for ExternPort {
     fn now_ms(&self) -> u32 {
@@ -56,16 +77,17 @@ impl Port for ExternPort {
         unsafe { dispatcher_port_now_ms() }
     }
     fn in_isr(&self) -> bool {
-        // SAFETY: C port function without arguments or preconditions.
-        unsafe { dispatcher_port_in_isr() }
+        in_isr()
     }
     fn sem_take(&self, timeout: Timeout) -> bool {
-        // SAFETY: C port function; any timeout value is valid (k_sem_take semantics).
-        unsafe { dispatcher_port_sem_take(timeout_ms(timeout)) }
+        // SAFETY: C port function on this pool's semaphore (valid by `ExternPort::new`); any
+        // timeout value is valid (k_sem_take semantics).
+        unsafe { dispatcher_port_sem_take(self.sem, timeout_ms(timeout)) }
     }
     fn sem_give(&self) {
-        // SAFETY: C port function without arguments; ISR-safe by contract.
-        unsafe { dispatcher_port_sem_give() }
+        // SAFETY: C port function on this pool's semaphore (valid by `ExternPort::new`);
+        // ISR-safe by contract.
+        unsafe { dispatcher_port_sem_give(self.sem) }
     }
     fn heap_alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: C port function; it returns NULL or a block of `size` bytes aligned to `align`.
@@ -116,13 +138,21 @@ impl Queue for ExternQueue {
         // SAFETY: non-null queue, valid by the contract of `ExternQueue::new`.
         unsafe { dispatcher_port_msgq_item_size(self.0) }
     }
-    unsafe fn try_put(&self, item: *const u8) -> bool {
+    unsafe fn try_put(&self, item: *const u8, len: usize) -> bool {
         if self.0.is_null() {
             return false;
         }
-        // SAFETY: valid queue (see `new`); the caller guarantees `item` has `item_size()`
-        // readable bytes, which is what the put copies.
-        unsafe { dispatcher_port_msgq_put(self.0, item.cast()) }
+        // SAFETY: valid queue (see `new`); the caller guarantees `item` has `len <= item_size()`
+        // readable bytes, which is what the port copies (zero-filling the rest of the item).
+        unsafe { dispatcher_port_msgq_put(self.0, item.cast(), len) }
+    }
+    unsafe fn peek_at(&self, idx: usize, out: *mut u8) -> bool {
+        if self.0.is_null() {
+            return false;
+        }
+        // SAFETY: valid queue (see `new`); the caller guarantees `out` has `item_size()`
+        // writable bytes, which is what the peek copies.
+        unsafe { dispatcher_port_msgq_peek_at(self.0, out.cast(), idx) }
     }
     unsafe fn get(&self, out: *mut u8, timeout: Timeout) -> bool {
         if self.0.is_null() {
@@ -151,38 +181,6 @@ impl Queue for ExternQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn port_header_errno_indices_match_the_core_enum() {
-        let header = include_str!("../../include/dispatcher_pool_port.h");
-        let names = [
-            (Errno::EINVAL, "EINVAL"),
-            (Errno::ENOMEM, "ENOMEM"),
-            (Errno::EFAULT, "EFAULT"),
-            (Errno::EALREADY, "EALREADY"),
-            (Errno::ENODEV, "ENODEV"),
-            (Errno::EOVERFLOW, "EOVERFLOW"),
-            (Errno::EMSGSIZE, "EMSGSIZE"),
-            (Errno::EAGAIN, "EAGAIN"),
-            (Errno::EPERM, "EPERM"),
-            (Errno::ENOSPC, "ENOSPC"),
-            (Errno::EBUSY, "EBUSY"),
-            (Errno::EIO, "EIO"),
-        ];
-        assert_eq!(names.len(), Errno::COUNT);
-        for (e, name) in names {
-            let line = std::format!("#define DISPATCHER_ERRNO_{name} {}\n", e as u8);
-            assert!(
-                header.contains(&line),
-                "dispatcher_pool_port.h lacks {line:?}"
-            );
-        }
-        let count = std::format!("#define DISPATCHER_ERRNO_COUNT {}\n", Errno::COUNT);
-        assert!(
-            header.contains(&count),
-            "dispatcher_pool_port.h lacks {count:?}"
-        );
-    }
 
     #[test]
     fn timeouts_follow_the_c_convention() {

@@ -1,11 +1,12 @@
 //! The C types of the API. Layout-shared types carry `const` assertions against the core.
 #![allow(non_camel_case_types)]
 
-use crate::config::DISPATCHER_PAYLOAD_MAX;
 use crate::extern_port::ExternQueue;
-use core::ffi::c_void;
+use core::ffi::{c_char, c_void};
 use core::mem::{align_of, offset_of, size_of};
-use pool_core::{Descriptor, MsgHeader, Target, DISPATCHER_TARGETS_MAX};
+use pool_core::global::GlobalPool;
+use pool_core::{Descriptor, MsgHeader, Pool, Target, DISPATCHER_PAYLOAD_MAX, DISPATCHER_TARGETS_MAX};
+use crate::extern_port::ExternPort;
 
 /// A Zephyr message queue (`struct k_msgq`); opaque here, declared by `<zephyr/kernel.h>` on
 /// Zephyr and by the host test double in `tests/c/host_port.h`.
@@ -57,7 +58,7 @@ pub struct pool_msg_t {
     /// caller holds the only one (after allocation, before the broadcast).
     pub msg: *mut dispatcher_msg_t,
     /// Private (refcount, free-list link, holder, allocation time).
-    _private: [u32; 3],
+    pub _private: [u32; 3],
 }
 
 const _: () = {
@@ -68,13 +69,14 @@ const _: () = {
 
 /// A dispatch target: a module's queue plus its mode, as opaque storage. Initialise it with
 /// `dispatch_target_init`; a zero-initialised one is refused with -EINVAL by every call.
-/// Do not copy or move an initialised target while it is in use.
+/// Do not copy or move an initialised target while it is in use. A target is not tied to a
+/// pool: it carries entries of any pool.
 #[repr(C)]
 pub struct dispatch_target_t {
     /// Private.
-    _private: [u32; 4],
+    pub _private: [u32; 4],
     /// Private.
-    _queue: *mut c_void,
+    pub _queue: *mut c_void,
 }
 
 const _: () = {
@@ -82,28 +84,7 @@ const _: () = {
     assert!(align_of::<dispatch_target_t>() == align_of::<Target<ExternQueue>>());
 };
 
-/// How a target's queue carries messages.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum dispatch_mode {
-    /// Items are one `pool_msg_t *` (queue item size `sizeof(void *)`); the receiver calls `msg_unref`.
-    Pointer = 1,
-    /// Items are whole `dispatcher_msg_t` values (the old path); the receiver gets a copy.
-    Value = 2,
-}
-
-/// What `pool_try_alloc_or` does when the pool is empty.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum pool_fallback {
-    /// Give up (counted in `pool_drop_count`).
-    Drop = 0,
-    /// Allocate a one-off message from the port heap (needs `heap_slots` > 0); `msg_unref`
-    /// returns it to the heap. If the heap fails too it is a drop.
-    Heap = 1,
-}
-
-/// Parameters of `pool_init_ex`.
+/// Parameters of a pool: what `DISPATCHER_POOL_DEFINE` records and `pool_init_ex` takes.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct pool_config {
@@ -115,83 +96,53 @@ pub struct pool_config {
     pub heap_slots: usize,
 }
 
-/// Every pool counter, read by `pool_stats` in one call. Counters wrap at 2^32.
+/// Words of private storage in a `struct msg_pool` (the pool's state once initialised).
+pub const MSG_POOL_PRIVATE_WORDS: usize = 40;
+
+/// A message pool with the memory it runs on. Define one at file scope with
+/// `DISPATCHER_POOL_DEFINE(name, entries, payload_size)` (Zephyr) or fill the public fields
+/// by hand (static storage; see `msg_pool_init`), then never move, copy or write it again.
+///
+/// The descriptors (refcounts, free-list links: the atomics) must be internal RAM; the message
+/// region may be PSRAM.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct pool_stats {
-    /// Entries in the pool.
-    pub pool_total: u32,
-    /// Pool entries held now.
-    pub pool_in_use: u32,
-    /// Allocations that found the pool empty, or blocking allocations that timed out.
-    pub pool_alloc_failures: u32,
-    /// Messages the producer gave up on: dropped by the drop policy, refused by a broadcast,
-    /// or delivered to no target.
-    pub pool_drop_count: u32,
-    /// Puts refused by a full queue (or a value queue too small for the message), summed over targets.
-    pub enqueue_failures: u32,
-    /// Highest `pool_in_use` seen.
-    pub high_water: u32,
-    /// Successful pool allocations.
-    pub allocations: u32,
-    /// Pool entries returned to the free list.
-    pub frees: u32,
-    /// Refused `msg_unref` calls (double unref, NULL, foreign or misaligned pointer).
-    pub invalid_unrefs: u32,
-    /// Refused `msg_ref` calls (free entry, saturation, bad pointer).
-    pub invalid_refs: u32,
-    /// Messages allocated from the heap because the pool was empty.
-    pub fallback_allocs: u32,
-    /// Heap fallback messages held now.
-    pub fallback_in_use: u32,
-    /// Broadcasts performed.
-    pub broadcasts: u32,
-    /// Messages released by `dispatch_target_purge`.
-    pub purged: u32,
-    /// Payload bytes per message.
-    pub payload_size: u32,
-    /// Bytes from one message to the next in the message region.
-    pub stride: u32,
-    /// True when the message region is in external RAM (PSRAM), as the port reported.
-    pub region_external: bool,
+pub struct msg_pool {
+    /// Name for logs, the shell and JSON (a static string), e.g. "streaming".
+    pub name: *const c_char,
+    /// What `msg_pool_init` creates: entries, payload size, heap fallback slots.
+    pub config: pool_config,
+    /// Descriptor storage, `n_descs` entries (at least `entries + heap_slots`), internal RAM.
+    pub descs: *mut pool_msg_t,
+    /// Length of `descs`.
+    pub n_descs: usize,
+    /// Message region, `region_bytes` bytes aligned to `DISPATCHER_MSG_ALIGN`; at least
+    /// `entries * DISPATCHER_POOL_STRIDE(payload_size)` bytes.
+    pub region: *mut c_void,
+    /// Length of `region`.
+    pub region_bytes: usize,
+    /// This pool's semaphore, handed to `dispatcher_port_sem_take/give` (`struct k_sem *` on
+    /// Zephyr): blocking allocations of this pool wait on it alone.
+    pub sem: *mut c_void,
+    /// Where the region is, for logs and the shell (e.g. "internal RAM", "PSRAM").
+    pub placement: *const c_char,
+    /// Created by the boot hook (Zephyr, `DISPATCHER_POOL_DEFINE`).
+    pub boot_init: bool,
+    /// Private: the pool once initialised. Zero-initialised storage is "not initialised".
+    pub _private: [usize; MSG_POOL_PRIVATE_WORDS],
 }
 
-/// One target's counters, from `dispatch_target_stats`.
+/// What `msg_pool._private` holds: the pool and the link of the list of initialised pools.
+/// All-zero bytes are a valid value: not initialised, end of list.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct dispatch_target_stats {
-    /// Messages delivered to its queue.
-    pub delivered: u32,
-    /// Puts refused (queue full, or message too long for a value queue).
-    pub failed: u32,
-    /// Items in its queue now (a snapshot).
-    pub queued: u32,
-    /// The target's id.
-    pub id: u16,
+pub(crate) struct PoolSlot {
+    pub(crate) pool: GlobalPool<ExternPort>,
+    pub(crate) next: portable_atomic::AtomicPtr<msg_pool>,
 }
 
-/// What `pool_check` found.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct pool_check_report {
-    /// Entries on the free list.
-    pub free: usize,
-    /// Pool entries with a refcount > 0.
-    pub held: usize,
-    /// Heap fallback messages alive.
-    pub heap_held: usize,
-}
+const _: () = {
+    assert!(size_of::<PoolSlot>() <= size_of::<[usize; MSG_POOL_PRIVATE_WORDS]>());
+    assert!(align_of::<PoolSlot>() <= align_of::<usize>());
+};
 
-/// One entry held longer than the asked age, from `pool_leaks`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct pool_leak {
-    /// Descriptor index (heap fallback slots follow the pool entries).
-    pub index: u16,
-    /// Last holder: a target id, or 0xFFFF for the producer (not yet delivered).
-    pub holder: u16,
-    /// Its refcount now.
-    pub refcount: u32,
-    /// Milliseconds since it was allocated.
-    pub age_ms: u32,
-}
+/// The pool type behind every `msg_pool`.
+pub type CPool = Pool<'static, ExternPort>;

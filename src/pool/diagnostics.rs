@@ -38,16 +38,18 @@ pub struct Leak {
     pub age_ms: u32,
 }
 
-impl Leak {
+impl Default for Leak {
     /// An empty record (for output buffers).
-    pub const EMPTY: Leak = Leak {
-        index: 0,
-        queued_at: HOLDER_NONE,
-        queued: 0,
-        held_by: HOLDER_NONE,
-        refcount: 0,
-        age_ms: 0,
-    };
+    fn default() -> Self {
+        Leak {
+            index: 0,
+            queued_at: HOLDER_NONE,
+            queued: 0,
+            held_by: HOLDER_NONE,
+            refcount: 0,
+            age_ms: 0,
+        }
+    }
 }
 
 /// What [`Pool::check`] found (C: `struct pool_check_report`).
@@ -109,7 +111,12 @@ impl<P: Port> Pool<'_, P> {
     ///
     /// The queues are peeked while other threads may use them: the answer is exact only
     /// while the system is quiescent, like [`check`](Self::check).
-    pub fn leaks<Q: Queue>(&self, min_age_ms: u32, targets: &[&Target<Q>], out: &mut [Leak]) -> usize {
+    pub fn leaks<Q: Queue>(
+        &self,
+        min_age_ms: u32,
+        targets: &[&Target<Q>],
+        out: &mut [Leak],
+    ) -> usize {
         let now = self.port.now_ms();
         let mut n = 0;
         for (i, d) in self.descs.iter().enumerate() {
@@ -196,7 +203,10 @@ mod tests {
         }
         // The fast consumer receives and releases all three; `stuck` never receives.
         for _ in 0..3 {
-            assert!(matches!(p.receive(&fast, None, Timeout::NoWait), Ok(Received::Msg(_))));
+            assert!(matches!(
+                p.receive(&fast, None, Timeout::NoWait),
+                Ok(Received::Msg(_))
+            ));
         }
         // One more message: received by the fast consumer and kept.
         let m = p.try_alloc().unwrap();
@@ -208,13 +218,23 @@ mod tests {
         // And one the producer still holds.
         let _own = p.try_alloc().unwrap();
 
-        let mut out = [Leak::EMPTY; 8];
+        let mut out = [Leak::default(); 8];
         assert_eq!(p.leaks(0, &[&fast, &stuck], &mut out), 5);
         for l in &out[..3] {
-            assert_eq!((l.queued_at, l.queued, l.held_by, l.refcount), (12, 1, HOLDER_NONE, 1), "{l:?}");
+            assert_eq!(
+                (l.queued_at, l.queued, l.held_by, l.refcount),
+                (12, 1, HOLDER_NONE, 1),
+                "{l:?}"
+            );
         }
-        assert_eq!((out[3].queued_at, out[3].held_by, out[3].refcount), (12, 11, 2));
-        assert_eq!((out[4].queued_at, out[4].queued, out[4].held_by), (HOLDER_NONE, 0, HOLDER_PRODUCER));
+        assert_eq!(
+            (out[3].queued_at, out[3].held_by, out[3].refcount),
+            (12, 11, 2)
+        );
+        assert_eq!(
+            (out[4].queued_at, out[4].queued, out[4].held_by),
+            (HOLDER_NONE, 0, HOLDER_PRODUCER)
+        );
         drop(kept);
         assert_eq!(p.purge(&stuck), Ok(4));
     }
@@ -226,7 +246,7 @@ mod tests {
         let _a = p.try_alloc().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         let _b = p.try_alloc().unwrap();
-        let mut out = [Leak::EMPTY; 4];
+        let mut out = [Leak::default(); 4];
         let none: &[&Target<HostQueue>] = &[];
         assert_eq!(p.leaks(15, none, &mut out), 1);
         assert_eq!(out[0].index, 0);

@@ -18,7 +18,9 @@ mod diagnostics;
 mod fallback;
 mod refs;
 
-pub use config::{stride_for, Layout, PoolConfig, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_PAYLOAD, MAX_HEAP_SLOTS};
+pub use config::{
+    stride_for, Layout, PoolConfig, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_PAYLOAD, MAX_HEAP_SLOTS,
+};
 pub use diagnostics::{CheckReport, Leak, HOLDER_NONE};
 pub use fallback::Fallback;
 

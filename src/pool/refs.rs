@@ -32,6 +32,24 @@ impl<'a, P: Port> Pool<'a, P> {
         Ok(&self.descs[self.index_of(p)?])
     }
 
+    /// The held entry whose message starts at `msg` (a pool message or a live heap fallback
+    /// message), or `None`. Never dereferences `msg`.
+    pub fn entry_of_message(&self, msg: *const crate::header::MsgHeader) -> Option<&'a Descriptor> {
+        let offset = (msg as usize).wrapping_sub(self.region.as_ptr() as usize);
+        let found = if offset < self.layout.region_bytes() {
+            if offset % self.layout.stride == 0 {
+                self.descs.get(offset / self.layout.stride)
+            } else {
+                None
+            }
+        } else {
+            self.descs[self.layout.entries..]
+                .iter()
+                .find(|d| !msg.is_null() && core::ptr::eq(d.msg_ptr().cast_const(), msg))
+        };
+        found.filter(|d| d.refcount() > 0)
+    }
+
     /// Adds a reference to a held entry (`msg_ref`). Refusals change nothing and are counted.
     ///
     /// # Safety
@@ -42,8 +60,7 @@ impl<'a, P: Port> Pool<'a, P> {
     pub unsafe fn ref_raw(&self, p: *const Descriptor) -> Result<u32, PoolError> {
         let r = self.descriptor(p).and_then(|d| d.try_ref());
         if let Err(e) = r {
-            Counters::bump(&self.counters.invalid_refs);
-            log::warn!("msg_ref refused: {e}");
+            self.refused_ref(e);
         }
         r
     }
@@ -83,10 +100,19 @@ impl<'a, P: Port> Pool<'a, P> {
         Ok(())
     }
 
+    /// Counts and logs a refused unref (also one no pool could attribute: a caller with
+    /// several pools counts NULL and foreign pointers in one of them).
     #[cold]
-    pub(crate) fn refused_unref(&self, e: PoolError) {
+    pub fn refused_unref(&self, e: PoolError) {
         Counters::bump(&self.counters.invalid_unrefs);
         log::warn!("msg_unref refused: {e}");
+    }
+
+    /// Counts and logs a refused ref (see [`refused_unref`](Self::refused_unref)).
+    #[cold]
+    pub fn refused_ref(&self, e: PoolError) {
+        Counters::bump(&self.counters.invalid_refs);
+        log::warn!("msg_ref refused: {e}");
     }
 
     /// Index of a descriptor known to be ours (no checks beyond a debug assertion).

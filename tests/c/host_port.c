@@ -1,6 +1,7 @@
 /*
- * Host implementation of dispatcher_pool_port.h: pthread mutex + condvar semaphore with k_sem
- * semantics, the k_msgq test double, aligned_alloc for the heap and the pool memory.
+ * Host implementation of dispatcher_pool_port.h: pthread mutex + condvar semaphores with k_sem
+ * semantics (one per pool), the k_msgq test double, aligned_alloc for the heap, and the
+ * default pool (HOST_DEFAULT_POOL_ENTRIES x DISPATCHER_PAYLOAD_MAX, static).
  * Compiled into the C tests (not into libdispatcher_pool.a).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -65,70 +66,68 @@ static void cond_init_monotonic(pthread_cond_t *cv)
     pthread_condattr_destroy(&attr);
 }
 
-/* ----- semaphore (k_sem semantics, limit UINT32_MAX) ---------------------------------------- */
+/* ----- semaphore (k_sem semantics, limit UINT32_MAX), one per pool --------------------------- */
 
-static pthread_mutex_t sem_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sem_cv;
-static pthread_once_t sem_once = PTHREAD_ONCE_INIT;
-static uint32_t sem_count;   /* tokens left by gives nobody waited for */
-static uint32_t sem_waiting; /* blocked takers no give has picked yet */
-static uint32_t sem_grants;  /* gives handed to blocked takers, not yet collected */
-
-static void sem_init_once(void)
+static struct host_sem *sem_ready(void *p)
 {
-    cond_init_monotonic(&sem_cv);
+    struct host_sem *s = p;
+    pthread_mutex_lock(&s->mu);
+    if (!s->ready) { /* the static initialiser's condvar uses CLOCK_REALTIME: re-create it */
+        pthread_cond_destroy(&s->cv);
+        cond_init_monotonic(&s->cv);
+        s->ready = true;
+    }
+    return s; /* locked */
 }
 
-bool dispatcher_port_sem_take(int32_t timeout_ms)
+bool dispatcher_port_sem_take(void *sem, int32_t timeout_ms)
 {
-    pthread_once(&sem_once, sem_init_once);
-    pthread_mutex_lock(&sem_mu);
-    if (sem_count > 0) {
-        sem_count--;
-        pthread_mutex_unlock(&sem_mu);
+    struct host_sem *s = sem_ready(sem);
+    if (s->count > 0) {
+        s->count--;
+        pthread_mutex_unlock(&s->mu);
         return true;
     }
     if (timeout_ms == 0) {
-        pthread_mutex_unlock(&sem_mu);
+        pthread_mutex_unlock(&s->mu);
         return false;
     }
     struct timespec deadline = timeout_ms > 0 ? deadline_after(timeout_ms) : (struct timespec){0};
     bool taken = false;
-    sem_waiting++;
+    s->waiting++;
     for (;;) {
-        if (sem_grants > 0) {
-            sem_grants--;
+        if (s->grants > 0) {
+            s->grants--;
             taken = true;
             break;
         }
         if (timeout_ms < 0) {
-            pthread_cond_wait(&sem_cv, &sem_mu);
-        } else if (pthread_cond_timedwait(&sem_cv, &sem_mu, &deadline) == ETIMEDOUT) {
-            if (sem_grants > 0) { /* a give picked us just before the timeout */
-                sem_grants--;
+            pthread_cond_wait(&s->cv, &s->mu);
+        } else if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT) {
+            if (s->grants > 0) { /* a give picked us just before the timeout */
+                s->grants--;
                 taken = true;
             } else {
-                sem_waiting--;
+                s->waiting--;
             }
             break;
         }
     }
-    pthread_mutex_unlock(&sem_mu);
+    pthread_mutex_unlock(&s->mu);
     return taken;
 }
 
-void dispatcher_port_sem_give(void)
+void dispatcher_port_sem_give(void *sem)
 {
-    pthread_once(&sem_once, sem_init_once);
-    pthread_mutex_lock(&sem_mu);
-    if (sem_waiting > 0) {
-        sem_waiting--;
-        sem_grants++;
-        pthread_cond_signal(&sem_cv);
-    } else if (sem_count < UINT32_MAX) {
-        sem_count++;
+    struct host_sem *s = sem_ready(sem);
+    if (s->waiting > 0) {
+        s->waiting--;
+        s->grants++;
+        pthread_cond_signal(&s->cv);
+    } else if (s->count < UINT32_MAX) {
+        s->count++;
     }
-    pthread_mutex_unlock(&sem_mu);
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* ----- memory -------------------------------------------------------------------------------- */
@@ -181,15 +180,28 @@ void dispatcher_port_heap_free(void *p)
     }
 }
 
-void *dispatcher_port_region_alloc(size_t size, size_t align, bool *external)
-{
-    *external = false; /* no PSRAM on the host */
-    return aligned_block(size, align);
-}
+/* ----- the default pool (what pool_init() creates) ----------------------------------------- */
 
-void *dispatcher_port_descriptors_alloc(size_t size, size_t align)
+/* Memory for the largest pool_init()/pool_init_ex() accepts; pool_init() itself asks for no
+ * heap fallback slots (config.heap_slots 0), pool_init_ex() for up to 64. */
+static struct host_sem host_default_sem = HOST_SEM_INITIALIZER;
+static struct pool_msg_t host_default_descs[HOST_DEFAULT_POOL_ENTRIES + HOST_DEFAULT_POOL_HEAP_SLOTS];
+static _Alignas(dispatcher_msg_t) unsigned char
+    host_default_region[HOST_DEFAULT_POOL_ENTRIES * DISPATCHER_POOL_STRIDE(DISPATCHER_PAYLOAD_MAX)];
+static struct msg_pool host_default_pool = {
+    .name = "default",
+    .config = {HOST_DEFAULT_POOL_ENTRIES, DISPATCHER_PAYLOAD_MAX, 0},
+    .descs = host_default_descs,
+    .n_descs = HOST_DEFAULT_POOL_ENTRIES + HOST_DEFAULT_POOL_HEAP_SLOTS,
+    .region = host_default_region,
+    .region_bytes = sizeof(host_default_region),
+    .sem = &host_default_sem,
+    .placement = "host RAM",
+};
+
+__attribute__((constructor)) static void host_port_set_default_pool(void)
 {
-    return aligned_block(size, align);
+    (void)msg_pool_set_default(&host_default_pool);
 }
 
 /* ----- k_msgq test double ---------------------------------------------------------------------- */
@@ -220,15 +232,19 @@ void host_msgq_destroy(struct k_msgq *q)
     q->buf = NULL;
 }
 
-bool dispatcher_port_msgq_put(struct k_msgq *q, const void *item)
+bool dispatcher_port_msgq_put(struct k_msgq *q, const void *item, size_t len)
 {
+    if (len > q->item_size) {
+        return false;
+    }
     pthread_mutex_lock(&q->mu);
     if (q->len == q->depth) {
         pthread_mutex_unlock(&q->mu);
         return false;
     }
     size_t slot = (q->head + q->len) % q->depth;
-    memcpy(q->buf + slot * q->item_size, item, q->item_size);
+    memcpy(q->buf + slot * q->item_size, item, len);
+    memset(q->buf + slot * q->item_size + len, 0, q->item_size - len);
     q->len++;
     pthread_cond_signal(&q->not_empty);
     pthread_mutex_unlock(&q->mu);
@@ -256,6 +272,17 @@ bool dispatcher_port_msgq_get(struct k_msgq *q, void *item, int32_t timeout_ms)
     q->len--;
     pthread_mutex_unlock(&q->mu);
     return true;
+}
+
+bool dispatcher_port_msgq_peek_at(struct k_msgq *q, void *item, size_t idx)
+{
+    pthread_mutex_lock(&q->mu);
+    bool ok = idx < q->len;
+    if (ok) {
+        memcpy(item, q->buf + (q->head + idx) % q->depth * q->item_size, q->item_size);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return ok;
 }
 
 size_t dispatcher_port_msgq_item_size(struct k_msgq *q)

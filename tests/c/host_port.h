@@ -8,8 +8,49 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dispatcher_pool_port.h"
+
+/** A semaphore with k_sem semantics (limit UINT32_MAX): what msg_pool.sem points to here. */
+struct host_sem {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool ready;
+    uint32_t count;   /* tokens left by gives nobody waited for */
+    uint32_t waiting; /* blocked takers no give has picked yet */
+    uint32_t grants;  /* gives handed to blocked takers, not yet collected */
+};
+
+/** Static initialiser of a struct host_sem (count 0). */
+#define HOST_SEM_INITIALIZER {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, 0, 0}
+
+/**
+ * Defines `struct msg_pool name` with static memory for `entries` messages of `payload` bytes
+ * and `heap_slots` heap fallback slots, and its semaphore. Create it with msg_pool_init(&name).
+ */
+#define DISPATCHER_POOL_DEFINE_EX(pool_name, entries, payload, heap_slots)                              \
+    static struct host_sem pool_name##_sem = HOST_SEM_INITIALIZER;                                       \
+    static struct pool_msg_t pool_name##_descs[(entries) + (heap_slots)];                                \
+    static _Alignas(dispatcher_msg_t) unsigned char                                                 \
+        pool_name##_region[(entries) * DISPATCHER_POOL_STRIDE(payload)];                                 \
+    struct msg_pool pool_name = {                                                                        \
+        .name = #pool_name,                                                                              \
+        .config = {(entries), (payload), (heap_slots)},                                             \
+        .descs = pool_name##_descs,                                                                      \
+        .n_descs = (entries) + (heap_slots),                                                        \
+        .region = pool_name##_region,                                                                    \
+        .region_bytes = sizeof(pool_name##_region),                                                      \
+        .sem = &pool_name##_sem,                                                                         \
+        .placement = "host RAM",                                                                    \
+    }
+
+/** DISPATCHER_POOL_DEFINE_EX without heap fallback slots. */
+#define DISPATCHER_POOL_DEFINE(pool_name, entries, payload) DISPATCHER_POOL_DEFINE_EX(pool_name, entries, payload, 0)
+
+/** The default pool's memory: the largest pool_init() accepts (entries, heap slots). */
+#define HOST_DEFAULT_POOL_ENTRIES 1024
+#define HOST_DEFAULT_POOL_HEAP_SLOTS 64
 
 /**
  * k_msgq test double: a bounded ring of fixed-size items under a mutex, with k_msgq

@@ -17,6 +17,10 @@ int main(void)
     CHECK_EQ(dispatcher_msg_size(), sizeof(dispatcher_msg_t));
     CHECK_EQ(dispatcher_msg_header_size(), offsetof(dispatcher_msg_t, data));
     CHECK_EQ(dispatcher_msg_size() % _Alignof(dispatcher_msg_t), 0);
+    /* One stride formula: the header's macro (static arrays) and the library's. */
+    for (size_t payload = 1; payload <= DISPATCHER_PAYLOAD_MAX; payload += 3) {
+        CHECK_EQ(DISPATCHER_POOL_STRIDE(payload), msg_pool_stride(payload));
+    }
 #else
     CHECK(!DISPATCHER_POOL_ABI_OK());
     CHECK(dispatcher_msg_size() != sizeof(dispatcher_msg_t) ||

@@ -104,8 +104,8 @@ static void init_errors(void)
     struct pool_stats s = stats();
     CHECK_EQ(s.pool_total, ENTRIES);
     CHECK_EQ(s.payload_size, DISPATCHER_PAYLOAD_MAX);
-    CHECK(s.stride >= sizeof(dispatcher_msg_t));
-    CHECK_EQ(s.region_external, false);
+    CHECK_EQ(s.stride, DISPATCHER_POOL_STRIDE(DISPATCHER_PAYLOAD_MAX));
+    CHECK_EQ(s.stride, msg_pool_stride(DISPATCHER_PAYLOAD_MAX));
     CHECK_POOL(0);
 }
 
@@ -183,7 +183,7 @@ static void target_errors(void)
     struct k_msgq tiny_q;
     CHECK_EQ(host_msgq_init(&tiny_q, 4, 2), 0);
     CHECK_EQ(dispatch_target_init(&val_target, &tiny_q, DISPATCH_MODE_VALUE, 2), -EINVAL);
-    struct k_msgq huge_q; /* larger than the pool's stride: value copies would overrun */
+    struct k_msgq huge_q; /* larger than dispatcher_msg_t: dispatcher_receive could not copy it out */
     CHECK_EQ(host_msgq_init(&huge_q, sizeof(dispatcher_msg_t) + 64, 1), 0);
     CHECK_EQ(dispatch_target_init(&val_target, &huge_q, DISPATCH_MODE_VALUE, 2), -EINVAL);
     host_msgq_destroy(&tiny_q);
@@ -220,8 +220,11 @@ static void target_errors(void)
     struct pool_stats before = stats();
     pool_msg_t fake;
     pool_msg_t *fake_ptr = &fake;
-    CHECK(dispatcher_port_msgq_put(&ptr_q, &fake_ptr));
+    CHECK(dispatcher_port_msgq_put(&ptr_q, &fake_ptr, sizeof fake_ptr));
+    out = (pool_msg_t *)&fake; /* must be cleared on error */
     CHECK_EQ(dispatcher_receive(&ptr_target, 0, &out, NULL), -EFAULT);
+    CHECK(out == NULL);
+    /* No pool owns it: the default pool counts the refusal; nothing else changed. */
     CHECK_EQ(stats().invalid_unrefs - before.invalid_unrefs, 1);
     CHECK_POOL(0);
     free(value);
@@ -329,7 +332,9 @@ static void isr_and_exhaustion(void)
     held[ENTRIES - 1] = pool_try_alloc(); /* young again */
     struct pool_leak leaks[DISPATCHER_LEAKS_MAX];
     CHECK_EQ(pool_leaks(25, leaks, DISPATCHER_LEAKS_MAX), ENTRIES - 1);
-    CHECK_EQ(leaks[0].holder, 0xFFFF);
+    CHECK_EQ(leaks[0].held_by, POOL_HOLDER_PRODUCER);
+    CHECK_EQ(leaks[0].queued, 0);
+    CHECK_EQ(leaks[0].queued_at, POOL_HOLDER_NONE);
     CHECK_EQ(leaks[0].refcount, 1);
     CHECK(leaks[0].age_ms >= 25);
     CHECK_EQ(pool_leaks(0, NULL, 0), ENTRIES);
@@ -387,10 +392,16 @@ static void json_and_misc(void)
     CHECK_EQ(ts.id, 1);
     struct pool_leak leaks[4];
     CHECK_EQ(pool_leaks(0, leaks, 4), 4);
-    CHECK_EQ(leaks[0].holder, 1); /* last holder: target 1's queue */
+    /* pool_leaks is told of no target: a queued, never-received entry reads as the producer's. */
+    CHECK_EQ(leaks[0].held_by, POOL_HOLDER_PRODUCER);
+    CHECK_EQ(leaks[0].queued, 0);
+    CHECK_EQ(msg_pool_leaks(msg_pool_default(), 0, ptr_only, 1, leaks, 4), 4);
+    CHECK_EQ(leaks[0].queued_at, 1); /* queued at target 1 */
+    CHECK_EQ(leaks[0].queued, 1);
+    CHECK_EQ(leaks[0].held_by, POOL_HOLDER_NONE);
     CHECK_EQ(dispatch_target_purge(&ptr_target), 4);
     CHECK_EQ(dispatch_target_purge(&val_target), 1);
-    CHECK_EQ(stats().purged, 5);
+    CHECK_EQ(stats().purged, 4); /* pool entries released; the value copy was no pool entry */
     CHECK_POOL(0);
     free(copy);
 }

@@ -1,0 +1,81 @@
+//! References: `msg_ref`, `msg_unref` and finding an entry's pool. An entry knows its pool by
+//! address (see `registry`), so none of these takes a pool.
+
+use crate::convert::{code, to_c};
+use crate::registry::{fallback_counter, pool_of, pools};
+use crate::types::{dispatcher_msg_t, msg_pool, pool_msg_t};
+use core::ffi::c_int;
+use pool_core::{Descriptor, MsgHeader, PoolError};
+
+/// Adds a reference to a held entry of any pool, e.g. to keep a received message after
+/// `process_msg` returns. Returns 0, -EINVAL (NULL, or a free entry), -EFAULT (not a
+/// descriptor of any pool, or a pointer into the middle of one), -EOVERFLOW (refcount at its
+/// maximum, 65535), -ENODEV (no pool created yet). Refusals change nothing and are counted in
+/// `invalid_refs` of the entry's pool (NULL and foreign pointers: of the default pool). ISR-safe.
+///
+/// `p` is only compared against the pools' descriptor arrays, never dereferenced unless it is
+/// one of their descriptors, so any pointer value is safe to pass. The caller must hold a
+/// reference (else a racing last `msg_unref` may recycle the entry in between).
+#[no_mangle]
+pub extern "C" fn msg_ref(p: *mut pool_msg_t) -> c_int {
+    let p = p.cast::<Descriptor>().cast_const();
+    match pool_of(p) {
+        // SAFETY: the C contract above: the caller holds a reference; anything else is
+        // refused by address checks before any access.
+        Ok((_, pool)) => code(unsafe { pool.ref_raw(p) }.map(|_| ())),
+        Err(e) => {
+            if let (PoolError::Null | PoolError::ForeignPointer, Some(pool)) = (e, fallback_counter()) {
+                pool.refused_ref(e);
+            }
+            code(Err(e))
+        }
+    }
+}
+
+/// Drops a reference; the last one returns the entry to its pool (or a heap fallback message
+/// to the heap) and wakes a thread blocked allocating from that pool. Returns 0, -EINVAL
+/// (NULL), -EFAULT (not a descriptor of any pool, or misaligned), -EALREADY (the entry is
+/// already free: double unref), -ENODEV (no pool created yet). Refusals change nothing and
+/// are counted in `invalid_unrefs` of the entry's pool (NULL and foreign pointers: of the
+/// default pool).
+/// ISR-safe.
+///
+/// After it returns, the caller must not touch `p->msg` any more.
+#[no_mangle]
+pub extern "C" fn msg_unref(p: *mut pool_msg_t) -> c_int {
+    let p = p.cast::<Descriptor>().cast_const();
+    match pool_of(p) {
+        // SAFETY: the C contract: the caller gives up a reference it holds; free entries are
+        // refused without a change.
+        Ok((_, pool)) => code(unsafe { pool.unref_raw(p) }),
+        Err(e) => {
+            refused_unowned_unref(e);
+            code(Err(e))
+        }
+    }
+}
+
+/// Counts a refused unref of a pointer no pool owns (NULL, foreign) in the default pool.
+pub(crate) fn refused_unowned_unref(e: PoolError) {
+    if let (PoolError::Null | PoolError::ForeignPointer, Some(pool)) = (e, fallback_counter()) {
+        pool.refused_unref(e);
+    }
+}
+
+/// The pool entry `p` belongs to, or NULL when it belongs to none (never dereferences `p`).
+#[no_mangle]
+pub extern "C" fn msg_pool_of(p: *const pool_msg_t) -> *mut msg_pool {
+    pool_of(p.cast()).map_or(core::ptr::null_mut(), |(c, _)| c)
+}
+
+/// The held entry whose message is `msg`, in any pool, or NULL when `msg` is not the message
+/// of a held entry (for example a value-mode copy, which the caller owns and must copy to keep).
+/// Lets a `process_msg(const dispatcher_msg_t *)` callback take a reference with `msg_ref`.
+/// Never dereferences `msg`. ISR-safe.
+#[no_mangle]
+pub extern "C" fn pool_msg_from_msg(msg: *const dispatcher_msg_t) -> *mut pool_msg_t {
+    let msg = msg.cast::<MsgHeader>();
+    pools()
+        .find_map(|(_, pool)| pool.entry_of_message(msg))
+        .map_or(core::ptr::null_mut(), to_c)
+}

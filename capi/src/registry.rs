@@ -1,0 +1,121 @@
+//! The pools of the image: each `msg_pool` the C side initialised, in a lock-free list (pools
+//! are only ever added), and the default pool the seed's `pool_*` calls act on.
+//!
+//! An entry knows its pool by address: [`pool_of`] finds the pool whose descriptor array holds
+//! a pointer by comparing addresses only (never dereferencing the pointer), so `msg_ref` and
+//! `msg_unref` need no pool argument and refuse pointers that belong to no pool.
+
+use crate::types::{msg_pool, CPool, PoolSlot};
+use pool_core::{Descriptor, PoolError};
+use portable_atomic::{AtomicPtr, Ordering};
+
+/// Head of the list of initialised pools (newest first).
+static POOLS: AtomicPtr<msg_pool> = AtomicPtr::new(core::ptr::null_mut());
+/// The pool the seed's `pool_*` calls act on (set by `msg_pool_set_default`).
+static DEFAULT: AtomicPtr<msg_pool> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The private slot of a pool.
+///
+/// # Safety
+/// `p` is non-null, aligned and points to a `msg_pool` in static storage that is never moved,
+/// freed or written by C after its definition (the `msg_pool` contract).
+pub(crate) unsafe fn slot(p: *const msg_pool) -> &'static PoolSlot {
+    // SAFETY: `_private` is at least as large and aligned as `PoolSlot` (const-asserted in
+    // `types`), every bit pattern C can leave there (zero from static storage, or what
+    // `msg_pool_init` wrote) is a valid `PoolSlot`, and it is only accessed through shared
+    // references to its atomics and `GlobalPool`'s once-initialised cell.
+    unsafe { &*core::ptr::addr_of!((*p)._private).cast::<PoolSlot>() }
+}
+
+/// The initialised pool behind a C pointer: [`PoolError::Null`] for NULL or misaligned,
+/// [`PoolError::NotInitialized`] before `msg_pool_init`.
+///
+/// # Safety
+/// `p` is NULL or satisfies the contract of [`slot`].
+pub(crate) unsafe fn pool(p: *const msg_pool) -> Result<&'static CPool, PoolError> {
+    if p.is_null() || !p.is_aligned() {
+        return Err(PoolError::Null);
+    }
+    // SAFETY: non-null, aligned; the rest is the caller's contract.
+    unsafe { slot(p) }.pool.get()
+}
+
+/// Puts a just-initialised pool on the list.
+///
+/// # Safety
+/// As for [`slot`]; `p` is initialised and not on the list yet.
+pub(crate) unsafe fn push(p: *mut msg_pool) {
+    // SAFETY: forwarded contract.
+    let s = unsafe { slot(p) };
+    let mut head = POOLS.load(Ordering::Acquire);
+    loop {
+        s.next.store(head, Ordering::Relaxed);
+        match POOLS.compare_exchange_weak(head, p, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return,
+            Err(h) => head = h,
+        }
+    }
+}
+
+/// The initialised pools, newest first.
+pub(crate) fn pools() -> impl Iterator<Item = (*mut msg_pool, &'static CPool)> {
+    let mut cur = POOLS.load(Ordering::Acquire);
+    core::iter::from_fn(move || {
+        while !cur.is_null() {
+            let p = cur;
+            // SAFETY: only `push` puts pools on the list, and only pools that satisfy the
+            // `slot` contract; they are never removed.
+            let s = unsafe { slot(p) };
+            cur = s.next.load(Ordering::Acquire);
+            if let Ok(pool) = s.pool.get() {
+                return Some((p, pool));
+            }
+        }
+        None
+    })
+}
+
+/// The pool whose descriptors hold `p` (by address only), or the reason there is none:
+/// [`PoolError::Null`] for NULL, [`PoolError::NotInitialized`] when no pool exists yet,
+/// [`PoolError::ForeignPointer`] otherwise.
+pub(crate) fn pool_of(p: *const Descriptor) -> Result<(*mut msg_pool, &'static CPool), PoolError> {
+    let mut any = false;
+    for (c, pool) in pools() {
+        any = true;
+        if !p.is_null() && pool.owns(p) {
+            return Ok((c, pool));
+        }
+    }
+    Err(if !any {
+        PoolError::NotInitialized
+    } else if p.is_null() {
+        PoolError::Null
+    } else {
+        PoolError::ForeignPointer
+    })
+}
+
+/// The pool that counts refusals no pool can be blamed for (NULL and foreign pointers): the
+/// default pool if it is created, else the newest pool.
+pub(crate) fn fallback_counter() -> Option<&'static CPool> {
+    // SAFETY: a default pool satisfies the `msg_pool` contract (`msg_pool_set_default`).
+    let default = default_def();
+    (!default.is_null())
+        .then(|| unsafe { pool(default) }.ok())
+        .flatten()
+        .or_else(|| pools().next().map(|(_, p)| p))
+}
+
+/// The default pool's definition (NULL until `msg_pool_set_default`).
+pub(crate) fn default_def() -> *mut msg_pool {
+    DEFAULT.load(Ordering::Acquire)
+}
+
+/// Makes `p` the default pool unless another one is: `Ok(())` if `p` is (now) the default.
+pub(crate) fn set_default(p: *mut msg_pool) -> Result<(), PoolError> {
+    match DEFAULT.compare_exchange(core::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => Ok(()),
+        Err(cur) if cur == p => Ok(()),
+        Err(_) => Err(PoolError::AlreadyInitialized),
+    }
+}
