@@ -2,12 +2,32 @@
  * dispatcher_pool_zephyr.h: Zephyr-only additions of the dispatcher-pool module (the portable
  * API is dispatcher_pool.h; the OS port it calls is zephyr/dispatcher_pool_port.c).
  *
+ * Pools are defined at file scope, like K_MEM_SLAB_DEFINE or NET_BUF_POOL_FIXED_DEFINE:
+ *
+ *     DISPATCHER_POOL_DEFINE(streaming, 32, 64);   // 32 messages of 64 payload bytes
+ *     DISPATCHER_POOL_DEFINE(control, 4, 256);
+ *
+ *     pool_msg_t *p = msg_pool_try_alloc(&streaming);
+ *
+ * Each definition makes static descriptors (internal RAM: the refcounts and free-list links are
+ * atomics), a static message region of entries * DISPATCHER_POOL_STRIDE(payload) bytes, a k_sem
+ * for blocking allocations of that pool alone, and a `struct msg_pool` in the iterable section
+ * `msg_pool`. The boot hook (SYS_INIT, APPLICATION, CONFIG_DISPATCHER_POOL_INIT_PRIORITY)
+ * creates every pool of the section whose boot_init is true; the shell lists them.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef DISPATCHER_POOL_ZEPHYR_H
 #define DISPATCHER_POOL_ZEPHYR_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <zephyr/kernel.h>
+#include <zephyr/sys/iterable_sections.h>
+#include <zephyr/toolchain.h>
+
 #include "dispatcher_pool.h"
 
 #ifdef __cplusplus
@@ -15,28 +35,169 @@ extern "C" {
 #endif
 
 /**
- * Creates the pool from Kconfig (what the boot hook does when CONFIG_DISPATCHER_POOL_AUTO_INIT=y):
- * checks the header/library ABI, computes the entries (CONFIG_DISPATCHER_POOL_ENTRIES, or the
- * sizing heuristic when 0), calls pool_init_ex() and logs entries, bytes and placement.
- * Returns 0 or pool_init_ex()'s negative errno (-EINVAL also for an ABI mismatch).
+ * The boot-time sizing heuristic as a constant expression (for array sizes and
+ * DISPATCHER_POOL_DEFINE): clamp(ceil(targets * fanout_permille / 1000 * concurrency), 8, 1024),
+ * exactly what pool_entries_for() returns for the same uint32_t arguments (no overflow: the
+ * product is compared against 1024 * 1000 before it is formed).
  */
-int dispatcher_pool_init_from_kconfig(void);
+#define DISPATCHER_POOL_ENTRIES_FOR(targets, fanout_permille, concurrency)                         \
+	((size_t)((Z_DP_U32(concurrency) != 0ULL &&                                                \
+		   Z_DP_TF(targets, fanout_permille) > 1024000ULL / Z_DP_U32(concurrency))         \
+			  ? 1024ULL                                                                \
+			  : Z_DP_CLAMP8((Z_DP_TF(targets, fanout_permille) * Z_DP_U32(concurrency) + \
+					 999ULL) / 1000ULL)))
 
-/** The result of the boot-time creation: 0, a negative errno, or -EAGAIN when it did not run. */
+/** @cond INTERNAL_HIDDEN */
+#define Z_DP_U32(x)      ((unsigned long long)(uint32_t)(x))
+#define Z_DP_TF(t, f)    (Z_DP_U32(t) * Z_DP_U32(f))
+#define Z_DP_CLAMP8(x)   ((x) < 8ULL ? 8ULL : (x))
+
+/*
+ * The pieces every definition shares: descriptors (internal RAM), the semaphore, and the
+ * struct msg_pool in the iterable section. region/region_bytes/placement come from the variant.
+ */
+#define Z_DISPATCHER_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_, region_,     \
+				 region_bytes_, placement_, boot_)                                 \
+	static pool_msg_t pool_name##_descs[(entries_) + (heap_slots_)];                           \
+	static K_SEM_DEFINE(pool_name##_sem, 0, K_SEM_MAX_LIMIT);                                  \
+	STRUCT_SECTION_ITERABLE(msg_pool, pool_name) = {                                           \
+		.name = name_str,                                                                  \
+		.config = {.entries = (entries_),                                                  \
+			   .payload_size = (payload_),                                             \
+			   .heap_slots = (heap_slots_)},                                           \
+		.descs = pool_name##_descs,                                                        \
+		.n_descs = (entries_) + (heap_slots_),                                             \
+		.region = (region_),                                                               \
+		.region_bytes = (region_bytes_),                                                   \
+		.sem = &pool_name##_sem,                                                           \
+		.placement = (placement_),                                                         \
+		.boot_init = (boot_),                                                              \
+	}
+
+/* Bytes of the message region of a pool definition. */
+#define Z_DP_REGION_BYTES(entries_, payload_) ((size_t)(entries_) * DISPATCHER_POOL_STRIDE(payload_))
+
+/* A static region in internal RAM. */
+#define Z_DP_REGION_INTERNAL(pool_name, entries_, payload_)                                         \
+	static uint8_t __aligned(DISPATCHER_MSG_ALIGN)                                             \
+		pool_name##_region[Z_DP_REGION_BYTES(entries_, payload_)]
+
+#define Z_DISPATCHER_POOL_DEFINE_INTERNAL(pool_name, name_str, entries_, payload_, heap_slots_,   \
+					  boot_)                                                   \
+	Z_DP_REGION_INTERNAL(pool_name, entries_, payload_);                                       \
+	Z_DISPATCHER_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_,             \
+				 pool_name##_region, sizeof(pool_name##_region),                   \
+				 DISPATCHER_POOL_PLACEMENT_INTERNAL, boot_)
+
+#if defined(CONFIG_SOC_SERIES_ESP32S3) && defined(CONFIG_ESP_SPIRAM)
+/*
+ * ESP32-S3 with PSRAM: a static array in an input section `.ext_ram.bss.<name>`.
+ * soc/espressif/esp32s3/default.ld (Zephyr 4.1) places `*(.ext_ram.bss*)` in the output section
+ * `.ext_ram.data (NOLOAD)` in the external RAM segment when CONFIG_ESP_SPIRAM=y, and
+ * esp_init_psram() (soc/espressif/common/esp_psram.c, called from soc.c before z_prep_c())
+ * zeroes _ext_ram_bss_start.._ext_ram_bss_end, i.e. before any SYS_INIT runs.
+ */
+#define DISPATCHER_POOL_PLACEMENT_PSRAM_ "PSRAM (.ext_ram.bss, static)"
+#define Z_DISPATCHER_POOL_DEFINE_PSRAM(pool_name, name_str, entries_, payload_, heap_slots_, boot_) \
+	static uint8_t __aligned(DISPATCHER_MSG_ALIGN) pool_name##_region                          \
+		[Z_DP_REGION_BYTES(entries_, payload_)]                                            \
+		__attribute__((section(".ext_ram.bss." STRINGIFY(pool_name))));                    \
+	Z_DISPATCHER_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_,             \
+				 pool_name##_region, sizeof(pool_name##_region),                   \
+				 DISPATCHER_POOL_PLACEMENT_PSRAM_, boot_)
+#elif defined(CONFIG_SHARED_MULTI_HEAP)
+/*
+ * Other boards with a shared multi-heap: no static region. region is NULL and region_bytes the
+ * size to take; the boot hook allocates it with
+ * shared_multi_heap_aligned_alloc(SMH_REG_ATTR_EXTERNAL, DISPATCHER_MSG_ALIGN, region_bytes)
+ * before msg_pool_init() (SYS_INIT level APPLICATION: after the drivers/SoC code that add the
+ * heap's regions).
+ */
+#define DISPATCHER_POOL_PLACEMENT_PSRAM_ "PSRAM (shared multi-heap)"
+#define Z_DISPATCHER_POOL_DEFINE_PSRAM(pool_name, name_str, entries_, payload_, heap_slots_, boot_) \
+	Z_DISPATCHER_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_, NULL,       \
+				 Z_DP_REGION_BYTES(entries_, payload_),                            \
+				 DISPATCHER_POOL_PLACEMENT_PSRAM_, boot_)
+#else
+/* No PSRAM configured: internal RAM, and the placement string says so. */
+#define DISPATCHER_POOL_PLACEMENT_PSRAM_ "internal RAM (no PSRAM configured)"
+#define Z_DISPATCHER_POOL_DEFINE_PSRAM(pool_name, name_str, entries_, payload_, heap_slots_, boot_) \
+	Z_DP_REGION_INTERNAL(pool_name, entries_, payload_);                                       \
+	Z_DISPATCHER_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_,             \
+				 pool_name##_region, sizeof(pool_name##_region),                   \
+				 DISPATCHER_POOL_PLACEMENT_PSRAM_, boot_)
+#endif
+/** @endcond */
+
+/** `placement` of a pool whose region is a static array in internal RAM. */
+#define DISPATCHER_POOL_PLACEMENT_INTERNAL "internal RAM (static)"
+
+/**
+ * `placement` of DISPATCHER_POOL_DEFINE_PSRAM on this build: "PSRAM (.ext_ram.bss, static)"
+ * (ESP32-S3, CONFIG_ESP_SPIRAM), "PSRAM (shared multi-heap)" (CONFIG_SHARED_MULTI_HEAP) or
+ * "internal RAM (no PSRAM configured)".
+ */
+#define DISPATCHER_POOL_PLACEMENT_PSRAM DISPATCHER_POOL_PLACEMENT_PSRAM_
+
+/**
+ * Defines pool `pool_name` (a `struct msg_pool`, named "pool_name" in logs, the shell and JSON)
+ * with `entries` messages of `payload_size` payload bytes and `heap_slots` heap fallback slots,
+ * created at boot. File scope. The region costs entries * DISPATCHER_POOL_STRIDE(payload_size)
+ * bytes of internal RAM; the descriptors (entries + heap_slots) * sizeof(pool_msg_t).
+ * Defines `pool_name`, and static `pool_name##_descs`, `pool_name##_region`, `pool_name##_sem`.
+ */
+#define DISPATCHER_POOL_DEFINE_EX(pool_name, entries, payload_size, heap_slots)                    \
+	Z_DISPATCHER_POOL_DEFINE_INTERNAL(pool_name, #pool_name, entries, payload_size,            \
+					  heap_slots, true)
+
+/** DISPATCHER_POOL_DEFINE_EX without heap fallback slots. */
+#define DISPATCHER_POOL_DEFINE(pool_name, entries, payload_size)                                   \
+	DISPATCHER_POOL_DEFINE_EX(pool_name, entries, payload_size, 0)
+
+/**
+ * DISPATCHER_POOL_DEFINE with the message region (headers and payloads) in external PSRAM;
+ * descriptors, semaphore and queues stay in internal RAM (atomics never live in PSRAM).
+ *   - ESP32-S3 with CONFIG_ESP_SPIRAM=y: a static array in section `.ext_ram.bss.<pool_name>`,
+ *     which the SoC linker script places in PSRAM and the SoC start-up code zeroes.
+ *   - otherwise with CONFIG_SHARED_MULTI_HEAP=y: taken at boot from the shared multi-heap
+ *     (SMH_REG_ATTR_EXTERNAL); if that fails the pool is not created (logged, -ENOMEM).
+ *   - otherwise: internal RAM, like DISPATCHER_POOL_DEFINE.
+ * The pool's `placement` string says which (DISPATCHER_POOL_PLACEMENT_PSRAM).
+ */
+#define DISPATCHER_POOL_DEFINE_PSRAM(pool_name, entries, payload_size)                             \
+	Z_DISPATCHER_POOL_DEFINE_PSRAM(pool_name, #pool_name, entries, payload_size, 0, true)
+
+/**
+ * DISPATCHER_POOL_DEFINE_EX whose pool is not created at boot: call msg_pool_init(&pool_name)
+ * yourself (tests do, to check calls before creation). Listed by the shell once created.
+ */
+#define DISPATCHER_POOL_DEFINE_NOINIT(pool_name, entries, payload_size, heap_slots)                \
+	Z_DISPATCHER_POOL_DEFINE_INTERNAL(pool_name, #pool_name, entries, payload_size,            \
+					  heap_slots, false)
+
+/** Declares a pool defined in another file: `DISPATCHER_POOL_DECLARE(streaming);`. */
+#define DISPATCHER_POOL_DECLARE(pool_name) extern struct msg_pool pool_name
+
+/**
+ * The default pool, the one the seed's calls act on (pool_init, pool_try_alloc, pool_stats,
+ * ...): defined by the module from Kconfig (CONFIG_DISPATCHER_POOL_ENTRIES or the heuristic,
+ * CONFIG_DISPATCHER_POOL_PAYLOAD_SIZE, CONFIG_DISPATCHER_POOL_HEAP_FALLBACK_SLOTS, in PSRAM with
+ * CONFIG_DISPATCHER_POOL_PSRAM), named "default", created at boot when
+ * CONFIG_DISPATCHER_POOL_AUTO_INIT=y and made the default (msg_pool_set_default) by the boot hook.
+ */
+DISPATCHER_POOL_DECLARE(dispatcher_pool_default);
+
+/**
+ * The result of the boot hook: 0 when every pool to be created at boot (boot_init) was
+ * created, else the first negative errno (-EINVAL also for a header/library ABI mismatch);
+ * -EAGAIN before the hook ran.
+ */
 int dispatcher_pool_boot_status(void);
 
-/** The entries the Kconfig options ask for (CONFIG_DISPATCHER_POOL_ENTRIES or the heuristic). */
-size_t dispatcher_pool_kconfig_entries(void);
-
 /**
- * Where the message region came from: "PSRAM (shared multi-heap)", "internal RAM (static)",
- * "internal RAM (heap)", or "none" before pool_init.
- */
-const char *dispatcher_pool_region_source(void);
-
-/**
- * Lets the shell (pool stats, pool stats json) report these targets' counters too. The array
- * must stay valid; NULL/0 removes them. At most DISPATCHER_JSON_TARGETS_MAX are shown.
+ * Lets the shell (pool stats, pool stats json, pool leaks) report these targets' counters and
+ * queues too. The array must stay valid; NULL/0 removes them. At most
+ * DISPATCHER_JSON_TARGETS_MAX are used.
  */
 void dispatcher_pool_shell_set_targets(dispatch_target_t *const *targets, size_t n);
 
