@@ -226,6 +226,12 @@ static void run(enum dispatch_mode mode, struct run_result *r)
 	}
 }
 
+/* The default pool's region is in PSRAM (DISPATCHER_POOL_DEFINE_PSRAM on a board with PSRAM). */
+static bool region_in_psram(void)
+{
+	return strncmp(dispatcher_pool_default.placement, "PSRAM", 5) == 0;
+}
+
 static void print_run(const char *name, const struct run_result *r)
 {
 	printk("io_rgb: %-7s queues: %zu B queue buffers (heap used +%zu B, free %zu B), "
@@ -275,7 +281,7 @@ int main(void)
 	}
 	printk("io_rgb: pool (both runs): %u entries x %u B = %u B of messages in %s, "
 	       "%zu B descriptors\n",
-	       s.pool_total, s.stride, s.pool_total * s.stride, dispatcher_pool_region_source(),
+	       s.pool_total, s.stride, s.pool_total * s.stride, dispatcher_pool_default.placement,
 	       (size_t)s.pool_total * sizeof(pool_msg_t));
 
 	size_t value_internal = v.heap_delta + v.recv_bytes;
@@ -286,7 +292,7 @@ int main(void)
 	 * pool) with the new one (pointer queues plus the pool).
 	 */
 	size_t pool_internal = (size_t)s.pool_total * sizeof(pool_msg_t) +
-			       (s.region_external ? 0 : (size_t)s.pool_total * s.stride);
+			       (region_in_psram() ? 0 : (size_t)s.pool_total * s.stride);
 	long net_saving = saving - (long)pool_internal;
 
 	/* Console lines stay below 200 characters (native_sim's console splits longer ones). */

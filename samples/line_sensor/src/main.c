@@ -279,6 +279,46 @@ static void print_metrics(const char *tag)
 	       s.pool_drop_count, s.enqueue_failures, s.broadcasts);
 }
 
+/* Where the held entries are, like the shell's `pool leaks 0`: with the targets given, an entry
+ * waiting in a module's queue is blamed on that queue, not on the last module that received it.
+ */
+static void print_leaks(void)
+{
+	static struct pool_leak leaks[DISPATCHER_LEAKS_MAX];
+	int n = msg_pool_leaks(msg_pool_default(), 0, all_targets, ARRAY_SIZE(all_targets), leaks,
+			       ARRAY_SIZE(leaks));
+	int queued = 0, held = 0;
+
+	if (n < 0) {
+		error("msg_pool_leaks", n);
+		return;
+	}
+	for (int i = 0; i < MIN(n, (int)ARRAY_SIZE(leaks)); i++) {
+		queued += leaks[i].queued_at != POOL_HOLDER_NONE;
+		held += leaks[i].held_by != POOL_HOLDER_NONE;
+		if (i < 4 || i == n - 1) { /* a few lines, not 16 */
+			char where[48] = "";
+			int len = 0;
+
+			if (leaks[i].queued_at != POOL_HOLDER_NONE) {
+				len += snprintk(where, sizeof(where), "queued at target %u",
+						leaks[i].queued_at);
+			}
+			if (leaks[i].held_by == POOL_HOLDER_PRODUCER) {
+				snprintk(where + len, sizeof(where) - len, "%sheld by producer",
+					 len > 0 ? ", " : "");
+			} else if (leaks[i].held_by != POOL_HOLDER_NONE) {
+				snprintk(where + len, sizeof(where) - len, "%sheld by target %u",
+					 len > 0 ? ", " : "", leaks[i].held_by);
+			}
+			printk("  leak: entry %u %s, refcount %u\n", leaks[i].index, where,
+			       leaks[i].refcount);
+		}
+	}
+	printk("leaks: %d entries held, %d queued at a module, %d held outside a queue\n", n,
+	       queued, held);
+}
+
 static int init_targets(void)
 {
 	static const struct {
@@ -328,7 +368,7 @@ int main(void)
 		error("boot-time pool_init", rc);
 		return 0;
 	}
-	printk("line_sensor: message region in %s\n", dispatcher_pool_region_source());
+	printk("line_sensor: message region in %s\n", dispatcher_pool_default.placement);
 	if (init_targets() != 0) {
 		return 0;
 	}
@@ -350,6 +390,7 @@ int main(void)
 	}
 	k_thread_join(control_tid, K_FOREVER);
 	print_metrics("producers stopped");
+	print_leaks();
 
 	/* Let the modules drain their queues (the storage module is slow). */
 	for (int i = 0; i < 200 && !drained(); i++) {

@@ -1,5 +1,5 @@
 /*
- * metrics_http: the dispatcher pool's metrics as JSON (pool_stats_json) at GET /api/metrics,
+ * metrics_http: the default dispatcher pool's metrics as JSON (pool_stats_json) at GET /api/metrics,
  * served by Zephyr's HTTP server while traffic flows, and a small dashboard at GET /.
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -129,7 +129,7 @@ static int self_test(void)
 
 	/* The server answers with chunked transfer encoding: the JSON is the chunk's data. */
 	const char *body = strstr(reply, "\r\n\r\n");
-	const char *json = body != NULL ? strstr(body, "{\"pool_total\":") : NULL;
+	const char *json = body != NULL ? strstr(body, "{\"name\":\"default\",\"pool_total\":") : NULL;
 	const char *end = json != NULL ? strstr(json, "]}") : NULL;
 	bool ok = strncmp(reply, "HTTP/1.1 200", 12) == 0 && strstr(reply, "application/json") &&
 		  json != NULL && end != NULL;

@@ -49,7 +49,7 @@ static void *setup(void)
 	zassert_true(DISPATCHER_POOL_ABI_OK());
 	zassert_ok(dispatch_target_init(&t1, &ptr_q1, DISPATCH_MODE_POINTER, 1));
 	zassert_ok(dispatch_target_init(&t2, &ptr_q2, DISPATCH_MODE_POINTER, 2));
-	/* Value mode needs payload_size == DISPATCHER_PAYLOAD_MAX, which is the Kconfig value. */
+	/* Value mode: whole dispatcher_msg_t items (messages of any pool fit). */
 	zassert_ok(dispatch_target_init(&tv, &val_q, DISPATCH_MODE_VALUE, 3));
 	zassert_ok(dispatch_target_init(&ts, &small_q, DISPATCH_MODE_POINTER, 4));
 	return NULL;
@@ -71,9 +71,13 @@ ZTEST(dispatcher_pool_api, test_boot_pool_from_kconfig)
 
 	zassert_equal(s.pool_total, ENTRIES);
 	zassert_equal(s.payload_size, CONFIG_DISPATCHER_POOL_PAYLOAD_SIZE);
-	zassert_false(s.region_external);
-	zassert_equal(strcmp(dispatcher_pool_region_source(), "internal RAM (static)"), 0, "%s",
-		      dispatcher_pool_region_source());
+	zassert_equal(s.stride, DISPATCHER_POOL_STRIDE(CONFIG_DISPATCHER_POOL_PAYLOAD_SIZE));
+	zassert_equal(msg_pool_default(), &dispatcher_pool_default);
+	zassert_equal(strcmp(dispatcher_pool_default.name, "default"), 0);
+	zassert_equal(strcmp(dispatcher_pool_default.placement, DISPATCHER_POOL_PLACEMENT_INTERNAL),
+		      0, "%s", dispatcher_pool_default.placement);
+	zassert_equal(dispatcher_pool_default.region_bytes,
+		      ENTRIES * DISPATCHER_POOL_STRIDE(CONFIG_DISPATCHER_POOL_PAYLOAD_SIZE));
 	zassert_equal(pool_init(ENTRIES, 64), -EALREADY);
 	zassert_equal(dispatcher_msg_size(), sizeof(dispatcher_msg_t));
 	zassert_equal(sizeof(((dispatcher_msg_t *)0)->targets), CONFIG_DISPATCHER_POOL_TARGETS_MAX);

@@ -1,7 +1,8 @@
 /*
  * dispatcher-pool on Zephyr: a consumer thread dies (k_thread_abort) holding two messages
- * with three more in its queue. Purging its target releases the queued three; the leak
- * report names the target that held the other two.
+ * with three more in its queue. Before the purge the leak report shows the three as queued at
+ * its target and the two as held by it; after the purge it names the target that held the
+ * other two. Repeatable (ZTEST_SHUFFLE repeats it): counters are compared as deltas.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -35,10 +36,12 @@ ZTEST(dispatcher_pool_crash, test_abort_purge_and_leak_report)
 {
 	dispatch_target_t *const targets[] = {&victim};
 	struct pool_leak leaks[DISPATCHER_LEAKS_MAX];
-	struct pool_stats s;
+	struct pool_stats s, before;
 	struct pool_check_report r;
-	int n;
+	int n, queued = 0, held = 0;
 
+	zassert_ok(pool_stats(&before));
+	zassert_equal(before.pool_in_use, 0);
 	zassert_ok(dispatch_target_init(&victim, &victim_q, DISPATCH_MODE_POINTER, VICTIM_ID));
 	for (int i = 0; i < 5; i++) {
 		pool_msg_t *p = pool_try_alloc();
@@ -55,18 +58,33 @@ ZTEST(dispatcher_pool_crash, test_abort_purge_and_leak_report)
 
 	zassert_ok(pool_stats(&s));
 	zassert_equal(s.pool_in_use, 5);
+
+	/* With the target given, the report tells the queued three from the held two. */
+	n = msg_pool_leaks(msg_pool_default(), 0, targets, 1, leaks, ARRAY_SIZE(leaks));
+	zassert_equal(n, 5, "leaks %d", n);
+	for (int i = 0; i < n; i++) {
+		queued += leaks[i].queued_at == VICTIM_ID && leaks[i].queued == 1 &&
+			  leaks[i].held_by == POOL_HOLDER_NONE;
+		held += leaks[i].queued_at == POOL_HOLDER_NONE && leaks[i].queued == 0 &&
+			leaks[i].held_by == VICTIM_ID;
+	}
+	zassert_equal(queued, 3);
+	zassert_equal(held, 2);
+
 	zassert_equal(dispatch_target_purge(&victim), 3);
 	zassert_ok(pool_stats(&s));
 	zassert_equal(s.pool_in_use, 2);
-	zassert_equal(s.purged, 3);
+	zassert_equal(s.purged - before.purged, 3);
 
 	k_msleep(20);
 	n = pool_leaks(10, leaks, ARRAY_SIZE(leaks));
 	zassert_equal(n, 2, "leaks %d", n);
 	for (int i = 0; i < n; i++) {
-		TC_PRINT("leak: entry %u holder %u refcount %u age %u ms\n", leaks[i].index,
-			 leaks[i].holder, leaks[i].refcount, leaks[i].age_ms);
-		zassert_equal(leaks[i].holder, VICTIM_ID);
+		TC_PRINT("leak: entry %u queued_at %u held_by %u refcount %u age %u ms\n",
+			 leaks[i].index, leaks[i].queued_at, leaks[i].held_by, leaks[i].refcount,
+			 leaks[i].age_ms);
+		zassert_equal(leaks[i].held_by, VICTIM_ID);
+		zassert_equal(leaks[i].queued_at, POOL_HOLDER_NONE);
 		zassert_equal(leaks[i].refcount, 1);
 		zassert_true(leaks[i].age_ms >= 10);
 	}

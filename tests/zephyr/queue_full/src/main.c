@@ -74,7 +74,7 @@ ZTEST(dispatcher_pool_queue_full, test_full_value_queue)
 	dispatch_target_t *const targets[] = {&value_t};
 	struct pool_stats b = stats();
 
-	/* The value queue needs payload_size == DISPATCHER_PAYLOAD_MAX (true here). */
+	/* Whole dispatcher_msg_t items: a message of any pool fits. */
 	zassert_ok(dispatch_target_init(&value_t, &value_q, DISPATCH_MODE_VALUE, 3));
 	zassert_equal(dispatcher_broadcast_ptr(new_msg(1), targets, 1), 1);
 	zassert_equal(dispatcher_broadcast_ptr(new_msg(2), targets, 1), 0);

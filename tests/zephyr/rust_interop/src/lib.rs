@@ -50,7 +50,9 @@ fn run() -> Result<(), &'static str> {
     }
 
     // Release both, each from the other side's allocation path.
-    pool.unref_raw(d).map_err(|_| "Rust unref failed")?;
+    // SAFETY: `d` came from `try_alloc_raw` above and its one reference (the producer's) is
+    // owned here; nothing else uses it, and it is given up by this call.
+    unsafe { pool.unref_raw(d) }.map_err(|_| "Rust unref failed")?;
     // SAFETY: plain C function without arguments.
     if unsafe { c_side_consume() } != 0xC0 {
         return Err("C consume failed");
