@@ -3,7 +3,7 @@
  *
  * The Rust library (libdispatcher_pool.a) calls these functions; the platform provides them:
  * zephyr/dispatcher_pool_port.c on Zephyr (k_sem, k_msgq, k_malloc/shared_multi_heap,
- * k_uptime_get, k_is_in_isr) and tests/c/host_port.c on the host (pthreads).
+ * k_uptime_get, k_is_in_isr) and port/posix/dispatcher_pool_posix.c on Linux (pthreads).
  *
  * Hand-written (not generated). Every function must be callable from any thread; the ones
  * marked ISR-safe also from interrupt context (the pool calls them from ISR-safe entry points:

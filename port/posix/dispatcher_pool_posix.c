@@ -1,11 +1,18 @@
 /*
- * Host implementation of dispatcher_pool_port.h: pthread mutex + condvar semaphore with k_sem
- * semantics, the k_msgq test double, aligned_alloc for the heap and the pool memory.
- * Compiled into the C tests (not into libdispatcher_pool.a).
+ * dispatcher_pool_posix.c: the POSIX (Linux, pthreads) implementation of
+ * dispatcher_pool_port.h, plus the k_msgq-like queue and the test hooks declared in
+ * dispatcher_pool_posix.h.
+ *
+ * Built into libdispatcher_pool_posix.a by `make -C port/posix` (see capi/README.md); the C
+ * tests (tests/c) compile this file with their sanitizer flags.
+ *
+ * A straightforward implementation of the port header, function by function: the semaphore
+ * (pthread mutex + condvar with k_sem semantics), time and context, memory (aligned_alloc),
+ * and the queue.
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "host_port.h"
+#include "dispatcher_pool_posix.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -31,9 +38,9 @@ uint32_t dispatcher_port_now_ms(void)
     return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
-static _Thread_local bool in_isr;
+static _Thread_local bool in_isr; /* test hook only: a POSIX thread is never an ISR */
 
-void host_port_set_isr(bool v)
+void dispatcher_posix_test_set_isr(bool v)
 {
     in_isr = v;
 }
@@ -136,12 +143,12 @@ void dispatcher_port_sem_give(void)
 static atomic_long heap_budget = -1;
 static atomic_long heap_live;
 
-void host_port_set_heap_budget(long n)
+void dispatcher_posix_test_set_heap_budget(long n)
 {
     atomic_store(&heap_budget, n);
 }
 
-long host_port_heap_live(void)
+long dispatcher_posix_test_heap_live(void)
 {
     return atomic_load(&heap_live);
 }
@@ -192,9 +199,9 @@ void *dispatcher_port_descriptors_alloc(size_t size, size_t align)
     return aligned_block(size, align);
 }
 
-/* ----- k_msgq test double ---------------------------------------------------------------------- */
+/* ----- the queue (k_msgq semantics) ---------------------------------------------------------------------- */
 
-int host_msgq_init(struct k_msgq *q, size_t item_size, size_t depth)
+int dispatcher_posix_msgq_init(struct k_msgq *q, size_t item_size, size_t depth)
 {
     if (item_size == 0 || depth == 0) {
         return -EINVAL;
@@ -212,7 +219,7 @@ int host_msgq_init(struct k_msgq *q, size_t item_size, size_t depth)
     return 0;
 }
 
-void host_msgq_destroy(struct k_msgq *q)
+void dispatcher_posix_msgq_destroy(struct k_msgq *q)
 {
     pthread_cond_destroy(&q->not_empty);
     pthread_mutex_destroy(&q->mu);
