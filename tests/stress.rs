@@ -149,7 +149,7 @@ fn many_producers_and_consumers_leave_the_pool_whole() {
                         let len = fill(&mut buf, id, seq);
                         m.write(&buf[..len]).unwrap();
                         m.header_mut().unwrap().source = id as u16;
-                        let extra = (seq % 7 == 0).then(|| m.try_clone().unwrap());
+                        let extra = seq.is_multiple_of(7).then(|| m.try_clone().unwrap());
                         let mask = (seq.wrapping_mul(2654435761) >> 7) as usize | 1;
                         let chosen: Vec<&Target<HostQueue>> = targets
                             .iter()
