@@ -47,7 +47,7 @@ fn main() {
     // A multiple of 8 keeps `data[]` right after `targets[]` with no padding on 32- and 64-bit
     // targets, so the C struct and `MsgHeader::SIZE` agree.
     assert!(
-        (8..=248).contains(&targets) && targets % 8 == 0,
+        (8..=248).contains(&targets) && targets.is_multiple_of(8),
         "DISPATCHER_TARGETS_MAX must be a multiple of 8 in 8..=248"
     );
     let payload = setting(

@@ -737,7 +737,7 @@ size_t msg_pool_stride(size_t payload_size);
  * `process_msg` returns. Returns 0, -EINVAL (NULL, or a free entry), -EFAULT (not a
  * descriptor of any pool, or a pointer into the middle of one), -EOVERFLOW (refcount at its
  * maximum, 65535), -ENODEV (no pool created yet). Refusals change nothing and are counted in
- * the entry's pool's `invalid_refs`. ISR-safe.
+ * `invalid_refs` of the entry's pool (NULL and foreign pointers: of the default pool). ISR-safe.
  *
  * `p` is only compared against the pools' descriptor arrays, never dereferenced unless it is
  * one of their descriptors, so any pointer value is safe to pass. The caller must hold a
@@ -750,7 +750,8 @@ int msg_ref(struct pool_msg_t *p);
  * to the heap) and wakes a thread blocked allocating from that pool. Returns 0, -EINVAL
  * (NULL), -EFAULT (not a descriptor of any pool, or misaligned), -EALREADY (the entry is
  * already free: double unref), -ENODEV (no pool created yet). Refusals change nothing and
- * are counted in the pool's `invalid_unrefs` when the pointer is one of its descriptors.
+ * are counted in `invalid_unrefs` of the entry's pool (NULL and foreign pointers: of the
+ * default pool).
  * ISR-safe.
  *
  * After it returns, the caller must not touch `p->msg` any more.
@@ -774,7 +775,8 @@ struct pool_msg_t *pool_msg_from_msg(const struct dispatcher_msg_t *msg);
  * Initialises a target over queue `q` in `mode` (`DISPATCH_MODE_POINTER` or
  * `DISPATCH_MODE_VALUE`) with id `id` (the holder shown in leak reports). The queue's item
  * size must be `sizeof(void *)` in pointer mode and at least `dispatcher_msg_header_size()`
- * in value mode (`sizeof(dispatcher_msg_t)` for the old path: then messages of any pool fit).
+ * and at most `sizeof(dispatcher_msg_t)` in value mode (`sizeof(dispatcher_msg_t)` for the
+ * old path: then messages of any pool fit).
  * Resets the target's counters.
  *
  * Returns 0 or -EINVAL (NULL `t` or `q`, an unknown `mode`, item size unfit). Thread

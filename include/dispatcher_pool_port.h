@@ -3,7 +3,7 @@
  *
  * The Rust library (libdispatcher_pool.a) calls these functions; the platform provides them:
  * zephyr/dispatcher_pool_port.c on Zephyr (k_sem, k_msgq, k_aligned_alloc, k_uptime_get_32,
- * k_is_in_isr) and the POSIX port on Linux (pthreads). The port only does what the OS must do
+ * k_is_in_isr) and port/posix/dispatcher_pool_posix.c on Linux (pthreads). The port only does what the OS must do
  * at run time: a semaphore per pool, queue put/get/peek, the clock, the ISR test and the heap
  * for fallback messages. Pool memory is not the port's business: it comes in through
  * struct msg_pool (DISPATCHER_POOL_DEFINE on Zephyr).

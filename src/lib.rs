@@ -32,6 +32,41 @@
 //!
 //! Targets without native CAS (thumbv6m, riscv32imc) need the `critical-section` or the
 //! `single-core` feature (see `Cargo.toml`).
+//!
+//! # Features
+//!
+//! * `std` (default): the `host` module, a port over std threads for tests, simulations and
+//!   host tools. **Firmware depends on the crate with `default-features = false`**:
+//!   `dispatcher-pool = { version = "0.1", default-features = false }`.
+//! * `critical-section` / `single-core`: CAS for targets without it (pick one).
+//!
+//! # Example
+//!
+//! A pool of 8 messages with 1 KiB payloads, one pointer-mode target, one broadcast (with the
+//! `std` host port; on a target, [`Pool::new`] over static memory and your OS [`Port`]):
+//!
+//! ```
+//! # #[cfg(feature = "std")] {
+//! use dispatcher_pool::host::{HostPool, HostQueue};
+//! use dispatcher_pool::{Mode, PoolConfig, Received, Target, Timeout};
+//!
+//! let host = HostPool::new(PoolConfig::new(8, 1024)).unwrap();
+//! let pool = host.pool();
+//! // A module's queue carries one pointer per message (16 slots).
+//! let lidar = Target::new(HostQueue::pointers(16), Mode::Pointer, 1).unwrap();
+//!
+//! let mut m = pool.try_alloc().unwrap(); // never blocks: Err when the pool is empty
+//! m.write(b"scan line").unwrap(); // writable while the producer holds the only reference
+//! assert_eq!(pool.broadcast(m, &[&lidar]), Ok(1)); // delivered to one target
+//!
+//! match pool.receive(&lidar, None, Timeout::NoWait) {
+//!     Ok(Received::Msg(m)) => assert_eq!(m.payload(), b"scan line"),
+//!     _ => unreachable!(),
+//! } // the handle is dropped: its reference is released and the entry is free again
+//! assert_eq!(pool.snapshot().pool_in_use, 0);
+//! assert!(pool.check().is_ok());
+//! # }
+//! ```
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]

@@ -13,7 +13,8 @@ use crate::descriptor::Descriptor;
 use crate::host::OwnedPool;
 use crate::pool::{Pool, PoolConfig};
 use crate::port::{Port, Queue, Timeout};
-use crate::target::{Mode, Received, Target};
+use crate::target::{Mode, Target};
+use crate::Received;
 use loom::cell::UnsafeCell;
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
@@ -83,7 +84,7 @@ impl Queue for LoomQueue {
     fn item_size(&self) -> usize {
         core::mem::size_of::<usize>()
     }
-    unsafe fn try_put(&self, item: *const u8) -> bool {
+    unsafe fn try_put(&self, item: *const u8, _len: usize) -> bool {
         let mut q = self.0.lock().unwrap();
         if q.len() == self.1 {
             return false;

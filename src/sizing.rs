@@ -15,14 +15,25 @@ pub const MAX_ENTRIES: u32 = 1024;
 /// assert_eq!(pool_entries(9999, 1000, 4), 1024);
 /// ```
 pub const fn pool_entries(targets: u32, fanout_permille: u32, concurrency: u32) -> u32 {
-    let product = targets as u128 * fanout_permille as u128 * concurrency as u128;
+    // 32-bit arithmetic only (a u64 or u128 division costs ~0.9 KiB of helpers on a 32-bit
+    // MCU): a product that overflows u32 is far above MAX_ENTRIES * 1000 anyway.
+    if targets == 0 || fanout_permille == 0 || concurrency == 0 {
+        return MIN_ENTRIES;
+    }
+    let product = match targets.checked_mul(fanout_permille) {
+        Some(tf) => match tf.checked_mul(concurrency) {
+            Some(p) => p,
+            None => return MAX_ENTRIES,
+        },
+        None => return MAX_ENTRIES,
+    };
     let entries = product.div_ceil(1000);
-    if entries < MIN_ENTRIES as u128 {
+    if entries < MIN_ENTRIES {
         MIN_ENTRIES
-    } else if entries > MAX_ENTRIES as u128 {
+    } else if entries > MAX_ENTRIES {
         MAX_ENTRIES
     } else {
-        entries as u32
+        entries
     }
 }
 
@@ -48,6 +59,21 @@ mod tests {
     #[test]
     fn does_not_overflow_on_extreme_inputs() {
         assert_eq!(pool_entries(u32::MAX, u32::MAX, u32::MAX), MAX_ENTRIES);
+    }
+
+    #[test]
+    fn agrees_with_wide_arithmetic_at_the_edges() {
+        let wide = |t: u32, f: u32, c: u32| {
+            let e = (t as u128 * f as u128 * c as u128).div_ceil(1000);
+            e.clamp(MIN_ENTRIES as u128, MAX_ENTRIES as u128) as u32
+        };
+        for t in [0, 1, 7, 33, 999, 1000, 4096, u32::MAX / 2, u32::MAX] {
+            for f in [0, 1, 250, 333, 1000, u32::MAX] {
+                for c in [0, 1, 2, 4, 64, u32::MAX] {
+                    assert_eq!(pool_entries(t, f, c), wide(t, f, c), "{t} {f} {c}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -70,10 +70,8 @@ fn unref_of_null() {
     let h = host(2);
     let p = h.pool();
     // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
-    assert_eq!(
-        unsafe { p.unref_raw(core::ptr::null()) },
-        Err(PoolError::Null)
-    );
+    let r = unsafe { p.unref_raw(core::ptr::null()) };
+    assert_eq!(r, Err(PoolError::Null));
     assert_eq!(p.snapshot().invalid_unrefs, 1);
     p.check().unwrap();
 }
@@ -85,17 +83,13 @@ fn unref_of_a_foreign_pointer() {
     let p = h.pool();
     let stack = Descriptor::new();
     // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
-    assert_eq!(
-        unsafe { p.unref_raw(&stack) },
-        Err(PoolError::ForeignPointer)
-    );
+    let r = unsafe { p.unref_raw(&stack) };
+    assert_eq!(r, Err(PoolError::ForeignPointer));
     // A live entry of another pool is foreign too, and stays held there.
     let theirs = other.pool().try_alloc_raw().unwrap();
     // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
-    assert_eq!(
-        unsafe { p.unref_raw(theirs) },
-        Err(PoolError::ForeignPointer)
-    );
+    let r = unsafe { p.unref_raw(theirs) };
+    assert_eq!(r, Err(PoolError::ForeignPointer));
     assert_eq!(theirs.refcount(), 1);
     assert_eq!(p.snapshot().invalid_unrefs, 2);
     p.check().unwrap();
@@ -110,10 +104,8 @@ fn unref_of_a_misaligned_pointer() {
         .wrapping_add(4)
         .cast::<Descriptor>();
     // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
-    assert_eq!(
-        unsafe { p.unref_raw(inside) },
-        Err(PoolError::MisalignedPointer)
-    );
+    let r = unsafe { p.unref_raw(inside) };
+    assert_eq!(r, Err(PoolError::MisalignedPointer));
     assert_eq!(d.refcount(), 1);
     // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
     unsafe { p.unref_raw(d) }.unwrap();

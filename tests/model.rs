@@ -235,10 +235,8 @@ fn run(ops: Vec<Op>) {
             }
             Op::UnrefNull => {
                 // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
-                assert_eq!(
-                    unsafe { p.unref_raw(core::ptr::null()) },
-                    Err(PoolError::Null)
-                );
+                let r = unsafe { p.unref_raw(core::ptr::null()) };
+                assert_eq!(r, Err(PoolError::Null));
                 m.invalid_unrefs += 1;
             }
             Op::UnrefMisaligned(k) => {
@@ -247,10 +245,8 @@ fn run(ops: Vec<Op>) {
                     .wrapping_add(1 + k % 7)
                     .cast::<Descriptor>();
                 // SAFETY: outside the contract on purpose: the pool must refuse it without touching memory.
-                assert_eq!(
-                    unsafe { p.unref_raw(bad) },
-                    Err(PoolError::MisalignedPointer)
-                );
+                let r = unsafe { p.unref_raw(bad) };
+                assert_eq!(r, Err(PoolError::MisalignedPointer));
                 m.invalid_unrefs += 1;
             }
             _ => {}

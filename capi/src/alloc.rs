@@ -32,7 +32,10 @@ pub unsafe extern "C" fn msg_pool_try_alloc(p: *const msg_pool) -> *mut pool_msg
 /// # Safety
 /// As for `msg_pool_try_alloc`.
 #[no_mangle]
-pub unsafe extern "C" fn msg_pool_try_alloc_or(p: *const msg_pool, fallback: u8) -> *mut pool_msg_t {
+pub unsafe extern "C" fn msg_pool_try_alloc_or(
+    p: *const msg_pool,
+    fallback: u8,
+) -> *mut pool_msg_t {
     let Some(f) = Fallback::from_c(fallback) else {
         return core::ptr::null_mut();
     };
@@ -47,9 +50,14 @@ pub unsafe extern "C" fn msg_pool_try_alloc_or(p: *const msg_pool, fallback: u8)
 /// # Safety
 /// As for `msg_pool_try_alloc`.
 #[no_mangle]
-pub unsafe extern "C" fn msg_pool_alloc_blocking(p: *const msg_pool, timeout_ms: i32) -> *mut pool_msg_t {
+pub unsafe extern "C" fn msg_pool_alloc_blocking(
+    p: *const msg_pool,
+    timeout_ms: i32,
+) -> *mut pool_msg_t {
     // SAFETY: forwarded caller contract.
-    ptr_or_null(unsafe { pool(p) }.and_then(|p| p.alloc_blocking_raw(Timeout::from_c_ms(timeout_ms))))
+    ptr_or_null(
+        unsafe { pool(p) }.and_then(|p| p.alloc_blocking_raw(Timeout::from_c_ms(timeout_ms))),
+    )
 }
 
 /// `msg_pool_alloc_blocking` with an error code: stores the entry in `*out` (NULL on failure)
@@ -59,7 +67,11 @@ pub unsafe extern "C" fn msg_pool_alloc_blocking(p: *const msg_pool, timeout_ms:
 /// # Safety
 /// As for `msg_pool_try_alloc`; `out` is NULL or points to a writable `pool_msg_t *`.
 #[no_mangle]
-pub unsafe extern "C" fn msg_pool_alloc(p: *const msg_pool, timeout_ms: i32, out: *mut *mut pool_msg_t) -> c_int {
+pub unsafe extern "C" fn msg_pool_alloc(
+    p: *const msg_pool,
+    timeout_ms: i32,
+    out: *mut *mut pool_msg_t,
+) -> c_int {
     if out.is_null() || !out.is_aligned() {
         return code(Err(PoolError::Null));
     }

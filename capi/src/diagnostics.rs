@@ -91,8 +91,12 @@ pub unsafe extern "C" fn msg_pool_stats(p: *const msg_pool, out: *mut Snapshot) 
     if out.is_null() || !out.is_aligned() {
         return code(Err(PoolError::Null));
     }
-    // SAFETY: forwarded caller contract; `out` checked and writable.
-    code(unsafe { pool(p) }.map(|pool| unsafe { write_out(out, pool.snapshot()) }).map(|_| ()))
+    // SAFETY: forwarded caller contract on `p`.
+    let r = unsafe { pool(p) }.map(|pool| {
+        // SAFETY: `out` is non-null, aligned (checked) and writable (caller contract).
+        unsafe { write_out(out, pool.snapshot()) };
+    });
+    code(r)
 }
 
 /// Writes pool `p`'s name and counters and the counters of `n_targets` targets (at most
@@ -114,10 +118,13 @@ pub unsafe extern "C" fn msg_pool_stats_json(
     n_targets: usize,
 ) -> c_int {
     let mut stats = [TargetStats::default(); DISPATCHER_JSON_TARGETS_MAX];
-    // SAFETY: forwarded caller contracts.
+    // SAFETY: forwarded caller contract on `p`.
     let r = unsafe { pool(p) }.and_then(|pool| {
+        // SAFETY: forwarded caller contract on `targets`.
         let list = unsafe { target_stats(targets, n_targets, &mut stats) }?;
+        // SAFETY: forwarded caller contract on `buf`.
         let out = unsafe { json_buf(buf, len) }?;
+        // SAFETY: `p` is a created pool (checked by `pool`), so a valid `msg_pool`.
         pool.snapshot().write_json(unsafe { name_of(p) }, list, out)
     });
     count(r)
@@ -138,8 +145,9 @@ pub unsafe extern "C" fn msg_pool_stats_json_all(
 ) -> c_int {
     let mut stats = [TargetStats::default(); DISPATCHER_JSON_TARGETS_MAX];
     let r = (|| {
-        // SAFETY: forwarded caller contracts.
+        // SAFETY: forwarded caller contract on `targets`.
         let list = unsafe { target_stats(targets, n_targets, &mut stats) }?;
+        // SAFETY: forwarded caller contract on `buf`.
         let out = unsafe { json_buf(buf, len) }?;
         let mut all = [core::ptr::null::<msg_pool>(); DISPATCHER_JSON_POOLS_MAX];
         let mut n = 0;
@@ -155,7 +163,9 @@ pub unsafe extern "C" fn msg_pool_stats_json_all(
             }
             // SAFETY: `c` is a created pool (from the registry).
             let pool = unsafe { pool(c) }?;
-            pool.snapshot().write_json_to(unsafe { name_of(c) }, None, &mut w);
+            // SAFETY: as above.
+            let name = unsafe { name_of(c) };
+            pool.snapshot().write_json_to(name, None, &mut w);
         }
         w.raw(b"],");
         write_targets(list, &mut w);
@@ -173,8 +183,9 @@ pub unsafe extern "C" fn msg_pool_stats_json_all(
 /// `p` as for `msg_pool_try_alloc`; `out` is NULL or points to a writable `struct pool_check_report`.
 #[no_mangle]
 pub unsafe extern "C" fn msg_pool_check(p: *const msg_pool, out: *mut CheckReport) -> c_int {
-    // SAFETY: forwarded caller contract; `write_out` checks `out`.
+    // SAFETY: forwarded caller contract on `p`.
     code(unsafe { pool(p) }.and_then(|p| p.check()).map(|c| {
+        // SAFETY: `out` is NULL or writable (caller contract); `write_out` checks it.
         unsafe { write_out(out, c) };
     }))
 }
@@ -204,6 +215,7 @@ pub unsafe extern "C" fn msg_pool_leaks(
         if max > 0 && (out.is_null() || !out.is_aligned()) {
             return Err(PoolError::Null);
         }
+        // SAFETY: forwarded caller contract on `targets`.
         let list = unsafe { target_list(targets, n_targets) }?;
         let mut buf = [Leak::default(); DISPATCHER_LEAKS_MAX];
         let cap = max.min(DISPATCHER_LEAKS_MAX);

@@ -24,7 +24,9 @@ pub extern "C" fn msg_ref(p: *mut pool_msg_t) -> c_int {
         // refused by address checks before any access.
         Ok((_, pool)) => code(unsafe { pool.ref_raw(p) }.map(|_| ())),
         Err(e) => {
-            if let (PoolError::Null | PoolError::ForeignPointer, Some(pool)) = (e, fallback_counter()) {
+            if let (PoolError::Null | PoolError::ForeignPointer, Some(pool)) =
+                (e, fallback_counter())
+            {
                 pool.refused_ref(e);
             }
             code(Err(e))

@@ -98,11 +98,11 @@ pub(crate) fn pool_of(p: *const Descriptor) -> Result<(*mut msg_pool, &'static C
 /// The pool that counts refusals no pool can be blamed for (NULL and foreign pointers): the
 /// default pool if it is created, else the newest pool.
 pub(crate) fn fallback_counter() -> Option<&'static CPool> {
-    // SAFETY: a default pool satisfies the `msg_pool` contract (`msg_pool_set_default`).
     let default = default_def();
-    (!default.is_null())
-        .then(|| unsafe { pool(default) }.ok())
-        .flatten()
+    // SAFETY: a default pool satisfies the `msg_pool` contract (`msg_pool_set_default`);
+    // `pool` accepts NULL.
+    unsafe { pool(default) }
+        .ok()
         .or_else(|| pools().next().map(|(_, p)| p))
 }
 
@@ -113,7 +113,12 @@ pub(crate) fn default_def() -> *mut msg_pool {
 
 /// Makes `p` the default pool unless another one is: `Ok(())` if `p` is (now) the default.
 pub(crate) fn set_default(p: *mut msg_pool) -> Result<(), PoolError> {
-    match DEFAULT.compare_exchange(core::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire) {
+    match DEFAULT.compare_exchange(
+        core::ptr::null_mut(),
+        p,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
         Ok(_) => Ok(()),
         Err(cur) if cur == p => Ok(()),
         Err(_) => Err(PoolError::AlreadyInitialized),

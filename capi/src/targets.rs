@@ -134,7 +134,8 @@ pub unsafe extern "C" fn dispatcher_receive(
                     return Err(PoolError::Null);
                 }
                 let p = t.receive_ptr(timeout)?;
-                let (_, pool) = pool_of(p).inspect_err(|&e| crate::refs::refused_unowned_unref(e))?;
+                let (_, pool) =
+                    pool_of(p).inspect_err(|&e| crate::refs::refused_unowned_unref(e))?;
                 // SAFETY: `p` came out of `t`'s queue, so it carries one reference.
                 let m = unsafe { pool.accept(p, t) }?;
                 // SAFETY: non-null, aligned, writable (checked, caller contract).
@@ -148,7 +149,10 @@ pub unsafe extern "C" fn dispatcher_receive(
                 // SAFETY: `out_value` points to a writable `dispatcher_msg_t` (caller contract),
                 // viewed as bytes; nothing else accesses it during the call.
                 let buf = unsafe {
-                    core::slice::from_raw_parts_mut(out_value.cast::<u8>(), size_of::<dispatcher_msg_t>())
+                    core::slice::from_raw_parts_mut(
+                        out_value.cast::<u8>(),
+                        size_of::<dispatcher_msg_t>(),
+                    )
                 };
                 t.receive_value(buf, timeout).map(|_| ())
             }
@@ -183,7 +187,10 @@ pub unsafe extern "C" fn dispatch_target_purge(t: *mut dispatch_target_t) -> c_i
 /// `t` is NULL or points to a live `dispatch_target_t` (zeroed or initialised) that is not
 /// being re-initialised; `out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn dispatch_target_stats(t: *const dispatch_target_t, out: *mut TargetStats) -> c_int {
+pub unsafe extern "C" fn dispatch_target_stats(
+    t: *const dispatch_target_t,
+    out: *mut TargetStats,
+) -> c_int {
     if out.is_null() || !out.is_aligned() {
         return code(Err(PoolError::Null));
     }

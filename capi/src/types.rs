@@ -1,12 +1,14 @@
 //! The C types of the API. Layout-shared types carry `const` assertions against the core.
 #![allow(non_camel_case_types)]
 
+use crate::extern_port::ExternPort;
 use crate::extern_port::ExternQueue;
 use core::ffi::{c_char, c_void};
 use core::mem::{align_of, offset_of, size_of};
 use pool_core::global::GlobalPool;
-use pool_core::{Descriptor, MsgHeader, Pool, Target, DISPATCHER_PAYLOAD_MAX, DISPATCHER_TARGETS_MAX};
-use crate::extern_port::ExternPort;
+use pool_core::{
+    Descriptor, MsgHeader, Pool, Target, DISPATCHER_PAYLOAD_MAX, DISPATCHER_TARGETS_MAX,
+};
 
 /// A Zephyr message queue (`struct k_msgq`); opaque here, declared by `<zephyr/kernel.h>` on
 /// Zephyr and by the host test double in `tests/c/host_port.h`.

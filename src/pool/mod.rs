@@ -83,7 +83,7 @@ impl<'a, P: Port> Pool<'a, P> {
         if descs.len() < layout.descriptors() || region.len() < layout.region_bytes() {
             return Err(PoolError::RegionTooSmall);
         }
-        if region.as_ptr() as usize % MsgHeader::ALIGN != 0 {
+        if !(region.as_ptr() as usize).is_multiple_of(MsgHeader::ALIGN) {
             return Err(PoolError::RegionMisaligned);
         }
         let base = region.as_mut_ptr();

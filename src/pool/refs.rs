@@ -21,7 +21,7 @@ impl<'a, P: Port> Pool<'a, P> {
         if offset >= core::mem::size_of_val(self.descs) {
             return Err(PoolError::ForeignPointer);
         }
-        if offset % size != 0 {
+        if !offset.is_multiple_of(size) {
             return Err(PoolError::MisalignedPointer);
         }
         Ok(offset / size)
@@ -37,7 +37,7 @@ impl<'a, P: Port> Pool<'a, P> {
     pub fn entry_of_message(&self, msg: *const crate::header::MsgHeader) -> Option<&'a Descriptor> {
         let offset = (msg as usize).wrapping_sub(self.region.as_ptr() as usize);
         let found = if offset < self.layout.region_bytes() {
-            if offset % self.layout.stride == 0 {
+            if offset.is_multiple_of(self.layout.stride) {
                 self.descs.get(offset / self.layout.stride)
             } else {
                 None

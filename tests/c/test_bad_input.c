@@ -13,7 +13,7 @@
 #include "check.h"
 #include "dispatcher_module.h"
 #include "dispatcher_pool.h"
-#include "host_port.h"
+#include "dispatcher_pool_posix.h"
 
 #define ENTRIES 8
 #define HEAP_SLOTS 2
@@ -174,20 +174,20 @@ static dispatch_target_t ptr_target, val_target;
 
 static void target_errors(void)
 {
-    CHECK_EQ(host_msgq_init(&ptr_q, sizeof(pool_msg_t *), 4), 0);
-    CHECK_EQ(host_msgq_init(&val_q, sizeof(dispatcher_msg_t), 2), 0);
+    CHECK_EQ(dispatcher_posix_msgq_init(&ptr_q, sizeof(pool_msg_t *), 4), 0);
+    CHECK_EQ(dispatcher_posix_msgq_init(&val_q, sizeof(dispatcher_msg_t), 2), 0);
     CHECK_EQ(dispatch_target_init(NULL, &ptr_q, DISPATCH_MODE_POINTER, 1), -EINVAL);
     CHECK_EQ(dispatch_target_init(&ptr_target, NULL, DISPATCH_MODE_POINTER, 1), -EINVAL);
     /* Item sizes that do not fit the mode. */
     CHECK_EQ(dispatch_target_init(&ptr_target, &val_q, DISPATCH_MODE_POINTER, 1), -EINVAL);
     struct k_msgq tiny_q;
-    CHECK_EQ(host_msgq_init(&tiny_q, 4, 2), 0);
+    CHECK_EQ(dispatcher_posix_msgq_init(&tiny_q, 4, 2), 0);
     CHECK_EQ(dispatch_target_init(&val_target, &tiny_q, DISPATCH_MODE_VALUE, 2), -EINVAL);
     struct k_msgq huge_q; /* larger than dispatcher_msg_t: dispatcher_receive could not copy it out */
-    CHECK_EQ(host_msgq_init(&huge_q, sizeof(dispatcher_msg_t) + 64, 1), 0);
+    CHECK_EQ(dispatcher_posix_msgq_init(&huge_q, sizeof(dispatcher_msg_t) + 64, 1), 0);
     CHECK_EQ(dispatch_target_init(&val_target, &huge_q, DISPATCH_MODE_VALUE, 2), -EINVAL);
-    host_msgq_destroy(&tiny_q);
-    host_msgq_destroy(&huge_q);
+    dispatcher_posix_msgq_destroy(&tiny_q);
+    dispatcher_posix_msgq_destroy(&huge_q);
 
     CHECK_EQ(dispatch_target_init(&ptr_target, &ptr_q, DISPATCH_MODE_POINTER, 1), 0);
     CHECK_EQ(dispatch_target_init(&val_target, &val_q, DISPATCH_MODE_VALUE, 2), 0);
@@ -272,7 +272,7 @@ static void broadcast_errors(void)
 static void isr_and_exhaustion(void)
 {
     pool_msg_t *out = NULL;
-    host_port_set_isr(true);
+    dispatcher_posix_test_set_isr(true);
     CHECK_EQ(pool_alloc(10, &out), -EPERM);
     CHECK(out == NULL);
     CHECK_EQ(pool_alloc(-1, &out), -EPERM);
@@ -282,7 +282,7 @@ static void isr_and_exhaustion(void)
     CHECK_EQ(msg_unref(out), 0);
     CHECK_EQ(dispatcher_receive(&ptr_target, 5, &out, NULL), -EPERM); /* no waiting in an ISR */
     CHECK_EQ(dispatcher_receive(&ptr_target, 0, &out, NULL), -EAGAIN); /* empty, no wait: fine */
-    host_port_set_isr(false);
+    dispatcher_posix_test_set_isr(false);
     CHECK_EQ(pool_alloc(0, NULL), -EINVAL);
     CHECK_POOL(0);
 
@@ -310,7 +310,7 @@ static void isr_and_exhaustion(void)
     pool_msg_t *h2 = pool_try_alloc_or(POOL_FALLBACK_HEAP);
     CHECK(h1 != NULL && h2 != NULL && h1 != h2);
     CHECK(pool_try_alloc_or(POOL_FALLBACK_HEAP) == NULL);
-    CHECK_EQ(host_port_heap_live(), 2);
+    CHECK_EQ(dispatcher_posix_test_heap_live(), 2);
     CHECK_EQ(stats().fallback_in_use, 2);
     CHECK(pool_msg_from_msg(h2->msg) == h2);
     struct pool_check_report r;
@@ -319,11 +319,11 @@ static void isr_and_exhaustion(void)
     CHECK_EQ(msg_unref(h1), 0);
     CHECK_EQ(msg_unref(h2), 0);
     CHECK_EQ(msg_unref(h2), -EALREADY);
-    CHECK_EQ(host_port_heap_live(), 0);
+    CHECK_EQ(dispatcher_posix_test_heap_live(), 0);
     CHECK_EQ(stats().fallback_in_use, 0);
-    host_port_set_heap_budget(0); /* the heap fails: a drop */
+    dispatcher_posix_test_set_heap_budget(0); /* the heap fails: a drop */
     CHECK(pool_try_alloc_or(POOL_FALLBACK_HEAP) == NULL);
-    host_port_set_heap_budget(-1);
+    dispatcher_posix_test_set_heap_budget(-1);
     CHECK_POOL(ENTRIES);
 
     /* Leak report: entry 0 is the oldest; everything is held by the producer. */
@@ -419,7 +419,7 @@ int main(void)
     json_and_misc();
     CHECK_EQ(stats().pool_in_use, 0);
     CHECK_POOL(0);
-    host_msgq_destroy(&ptr_q);
-    host_msgq_destroy(&val_q);
+    dispatcher_posix_msgq_destroy(&ptr_q);
+    dispatcher_posix_msgq_destroy(&val_q);
     return check_summary("test_bad_input");
 }

@@ -17,7 +17,7 @@
 #include "check.h"
 #include "dispatcher_module.h"
 #include "dispatcher_pool.h"
-#include "host_port.h"
+#include "dispatcher_pool_posix.h"
 
 #define ENTRIES 8
 #define N_PTR 4
@@ -193,7 +193,7 @@ int main(void)
         mod->id = i;
         mod->value_mode = i >= N_PTR;
         size_t item = mod->value_mode ? sizeof(dispatcher_msg_t) : sizeof(pool_msg_t *);
-        CHECK_EQ(host_msgq_init(&mod->q, item, mod->value_mode ? 4 : 8), 0);
+        CHECK_EQ(dispatcher_posix_msgq_init(&mod->q, item, mod->value_mode ? 4 : 8), 0);
         CHECK_EQ(dispatch_target_init(&mod->target, &mod->q, mod->value_mode ? DISPATCH_MODE_VALUE : DISPATCH_MODE_POINTER,
                                       (uint16_t)(i + 1)),
                  0);
@@ -267,7 +267,7 @@ int main(void)
            s.enqueue_failures, no_entry, s.high_water);
 
     for (int i = 0; i < N_MODULES; i++) {
-        host_msgq_destroy(&modules[i].q);
+        dispatcher_posix_msgq_destroy(&modules[i].q);
         free(modules[i].value_buf);
     }
     return check_summary("test_mixed");

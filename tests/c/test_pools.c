@@ -13,15 +13,18 @@
 #include <time.h>
 
 #include "check.h"
-#include "host_port.h"
+#include "dispatcher_pool_posix.h"
 
+/* 64 B and 256 B payloads (the control payload shrinks with a small DISPATCHER_PAYLOAD_MAX). */
+#define CTRL_PAYLOAD (DISPATCHER_PAYLOAD_MAX < 256 ? DISPATCHER_PAYLOAD_MAX : 256)
+#define CTRL_LEN (CTRL_PAYLOAD - 1)
 DISPATCHER_POOL_DEFINE(streaming, 32, 64);
-DISPATCHER_POOL_DEFINE(control, 4, 256);
+DISPATCHER_POOL_DEFINE(control, 4, CTRL_PAYLOAD);
 DISPATCHER_POOL_DEFINE_EX(spare, 2, 16, 1);
 DISPATCHER_POOL_DEFINE(never_created, 2, 16);
 
 /* Too little memory for what its config asks: descriptors for 2, config says 4. */
-static struct host_sem short_sem = HOST_SEM_INITIALIZER;
+static struct dispatcher_posix_sem short_sem = DISPATCHER_POSIX_SEM_INITIALIZER;
 static struct pool_msg_t short_descs[2];
 static _Alignas(dispatcher_msg_t) unsigned char short_region[4 * DISPATCHER_POOL_STRIDE(16)];
 static struct msg_pool short_pool = {
@@ -29,7 +32,7 @@ static struct msg_pool short_pool = {
     .region = short_region, .region_bytes = sizeof short_region, .sem = &short_sem,
 };
 /* A misaligned region. */
-static struct host_sem odd_sem = HOST_SEM_INITIALIZER;
+static struct dispatcher_posix_sem odd_sem = DISPATCHER_POSIX_SEM_INITIALIZER;
 static struct pool_msg_t odd_descs[2];
 static _Alignas(dispatcher_msg_t) unsigned char odd_region[2 * DISPATCHER_POOL_STRIDE(16) + 8];
 static struct msg_pool odd_pool = {
@@ -76,15 +79,15 @@ static void creation(void)
     size_t header = offsetof(dispatcher_msg_t, data);
     CHECK_EQ(sizeof streaming_region, 32 * DISPATCHER_POOL_STRIDE(64));
     CHECK(DISPATCHER_POOL_STRIDE(64) - (header + 64) < DISPATCHER_MSG_ALIGN);
-    CHECK_EQ(sizeof control_region, 4 * DISPATCHER_POOL_STRIDE(256));
-    CHECK(sizeof streaming_region < 32 * sizeof(dispatcher_msg_t) / 4);
-    printf("region bytes: 32 x 64 B = %zu, 4 x 256 B = %zu (header %zu, sizeof(dispatcher_msg_t) %zu)\n",
-           sizeof streaming_region, sizeof control_region, header, sizeof(dispatcher_msg_t));
+    CHECK_EQ(sizeof control_region, 4 * DISPATCHER_POOL_STRIDE(CTRL_PAYLOAD));
+    CHECK(DISPATCHER_POOL_STRIDE(64) < sizeof(dispatcher_msg_t));
+    printf("region bytes: 32 x 64 B = %zu, 4 x %d B = %zu (header %zu, sizeof(dispatcher_msg_t) %zu)\n",
+           sizeof streaming_region, CTRL_PAYLOAD, sizeof control_region, header, sizeof(dispatcher_msg_t));
     struct pool_stats s = st(&streaming);
     CHECK_EQ(s.pool_total, 32);
     CHECK_EQ(s.payload_size, 64);
     CHECK_EQ(s.stride, msg_pool_stride(64));
-    CHECK_EQ(st(&control).stride, DISPATCHER_POOL_STRIDE(256));
+    CHECK_EQ(st(&control).stride, DISPATCHER_POOL_STRIDE(CTRL_PAYLOAD));
 
     /* The list of created pools: exactly the three, newest first. */
     const struct msg_pool *seen[8];
@@ -185,8 +188,8 @@ static void blocking_waits_per_pool(void)
 static void one_module_two_pools_and_value_copies(void)
 {
     struct k_msgq ptr_q, val_q;
-    CHECK_EQ(host_msgq_init(&ptr_q, sizeof(pool_msg_t *), 8), 0);
-    CHECK_EQ(host_msgq_init(&val_q, sizeof(dispatcher_msg_t), 4), 0);
+    CHECK_EQ(dispatcher_posix_msgq_init(&ptr_q, sizeof(pool_msg_t *), 8), 0);
+    CHECK_EQ(dispatcher_posix_msgq_init(&val_q, sizeof(dispatcher_msg_t), 4), 0);
     dispatch_target_t ptr_t, val_t;
     CHECK_EQ(dispatch_target_init(&ptr_t, &ptr_q, DISPATCH_MODE_POINTER, 11), 0);
     CHECK_EQ(dispatch_target_init(&val_t, &val_q, DISPATCH_MODE_VALUE, 12), 0);
@@ -197,8 +200,8 @@ static void one_module_two_pools_and_value_copies(void)
     pool_msg_t *b = msg_pool_try_alloc(&control);
     memset(a->msg->data, 0xA5, 64);
     a->msg->message_len = 64;
-    memset(b->msg->data, 0x5A, 200);
-    b->msg->message_len = 200;
+    memset(b->msg->data, 0x5A, CTRL_LEN);
+    b->msg->message_len = CTRL_LEN;
     CHECK_EQ(dispatcher_broadcast_ptr(a, both, 2), 2);
     CHECK_EQ(dispatcher_broadcast_ptr(b, both, 2), 2);
     /* Too long for streaming's 64 B payload: refused, consumed, counted as a drop. */
@@ -226,20 +229,20 @@ static void one_module_two_pools_and_value_copies(void)
     }
     CHECK(ok);
     CHECK_EQ(dispatcher_receive(&val_t, 0, NULL, v), 0);
-    CHECK_EQ(v->message_len, 200);
-    CHECK(v->data[199] == 0x5A && v->data[200] == 0);
+    CHECK_EQ(v->message_len, CTRL_LEN);
+    CHECK(v->data[CTRL_LEN - 1] == 0x5A && v->data[CTRL_LEN] == 0);
     free(v);
     check_clean(&streaming);
     check_clean(&control);
-    host_msgq_destroy(&ptr_q);
-    host_msgq_destroy(&val_q);
+    dispatcher_posix_msgq_destroy(&ptr_q);
+    dispatcher_posix_msgq_destroy(&val_q);
 }
 
 static void leak_report_blames_the_stuck_queue(void)
 {
     struct k_msgq fast_q, stuck_q;
-    CHECK_EQ(host_msgq_init(&fast_q, sizeof(pool_msg_t *), 16), 0);
-    CHECK_EQ(host_msgq_init(&stuck_q, sizeof(pool_msg_t *), 16), 0);
+    CHECK_EQ(dispatcher_posix_msgq_init(&fast_q, sizeof(pool_msg_t *), 16), 0);
+    CHECK_EQ(dispatcher_posix_msgq_init(&stuck_q, sizeof(pool_msg_t *), 16), 0);
     dispatch_target_t fast, stuck;
     CHECK_EQ(dispatch_target_init(&fast, &fast_q, DISPATCH_MODE_POINTER, 11), 0);
     CHECK_EQ(dispatch_target_init(&stuck, &stuck_q, DISPATCH_MODE_POINTER, 12), 0);
@@ -274,8 +277,8 @@ static void leak_report_blames_the_stuck_queue(void)
     CHECK_EQ(msg_unref(r), 0);
     CHECK_EQ(dispatch_target_purge(&stuck), 9);
     check_clean(&streaming);
-    host_msgq_destroy(&fast_q);
-    host_msgq_destroy(&stuck_q);
+    dispatcher_posix_msgq_destroy(&fast_q);
+    dispatcher_posix_msgq_destroy(&stuck_q);
 }
 
 static int starts_with(const char *s, const char *prefix)
@@ -303,15 +306,15 @@ static void heap_fallback_of_a_small_pool(void)
 {
     pool_msg_t *a = msg_pool_try_alloc(&spare), *b = msg_pool_try_alloc(&spare);
     CHECK(a != NULL && b != NULL);
-    long live = host_port_heap_live();
+    long live = dispatcher_posix_test_heap_live();
     pool_msg_t *h = msg_pool_try_alloc_or(&spare, POOL_FALLBACK_HEAP);
     CHECK(h != NULL && msg_pool_of(h) == &spare);
-    CHECK_EQ(host_port_heap_live(), live + 1);
+    CHECK_EQ(dispatcher_posix_test_heap_live(), live + 1);
     CHECK(msg_pool_try_alloc_or(&spare, POOL_FALLBACK_HEAP) == NULL); /* one slot */
     CHECK(msg_pool_try_alloc_or(&spare, 7) == NULL);                  /* not a policy */
     CHECK(pool_msg_from_msg(h->msg) == h);
     CHECK_EQ(msg_unref(h), 0);
-    CHECK_EQ(host_port_heap_live(), live);
+    CHECK_EQ(dispatcher_posix_test_heap_live(), live);
     CHECK_EQ(msg_unref(a), 0);
     CHECK_EQ(msg_unref(b), 0);
     check_clean(&spare);

@@ -6,7 +6,8 @@ use core::sync::atomic::{fence, AtomicU32, Ordering};
 use crossbeam_queue::ArrayQueue;
 use dispatcher_pool::host::HostPool;
 use dispatcher_pool::pool::{Pool, PoolConfig};
-use dispatcher_pool::target::{Mode, Received, Target};
+use dispatcher_pool::target::{Mode, Target};
+use dispatcher_pool::Received;
 use dispatcher_pool::{Msg, Queue, Timeout};
 use heapless::pool::arc::ArcBlock;
 use std::hint::black_box;
@@ -189,8 +190,11 @@ pub fn build(name: &str) -> Option<Bench> {
             let held = pool.try_alloc_raw().expect("alloc");
             Bench {
                 op: Box::new(move || {
-                    pool.ref_raw(black_box(held)).expect("ref");
-                    pool.unref_raw(black_box(held)).expect("unref");
+                    // SAFETY: `held` carries the reference from the alloc above, kept for the
+                    // whole bench; each round adds one and drops it again.
+                    unsafe { pool.ref_raw(black_box(held)) }.expect("ref");
+                    // SAFETY: drops the reference just added.
+                    unsafe { pool.unref_raw(black_box(held)) }.expect("unref");
                 }),
                 check: Box::new(move |_| {
                     if held.refcount() != 1 {
@@ -262,7 +266,9 @@ pub fn build(name: &str) -> Option<Bench> {
                     let p = black_box(0x1000usize);
                     for q in queues {
                         // SAFETY: a usize item for a usize queue.
-                        assert!(unsafe { q.try_put((&p as *const usize).cast()) });
+                        assert!(unsafe {
+                            q.try_put((&p as *const usize).cast(), core::mem::size_of::<usize>())
+                        });
                     }
                     for q in queues {
                         let mut item = 0usize;
@@ -415,7 +421,8 @@ fn crossbeam_broadcast(n: usize) -> Bench {
             for q in queues {
                 slot.refs.fetch_add(1, Ordering::Relaxed);
                 // SAFETY: a usize item for a usize queue.
-                if !unsafe { q.try_put((&p as *const usize).cast()) } {
+                if !unsafe { q.try_put((&p as *const usize).cast(), core::mem::size_of::<usize>()) }
+                {
                     slot.refs.fetch_sub(1, Ordering::Relaxed);
                 }
             }
@@ -451,7 +458,7 @@ fn value_copy(n: usize) -> Bench {
         op: Box::new(move || {
             for r in rings {
                 // SAFETY: `msg` has stride() = item_size() bytes.
-                assert!(unsafe { r.try_put(black_box(&msg).as_ptr()) });
+                assert!(unsafe { r.try_put(black_box(&msg).as_ptr(), msg.len()) });
             }
             for r in rings {
                 // SAFETY: `out` has stride() = item_size() bytes.

@@ -89,8 +89,8 @@ impl Queue for PtrQueue {
         core::mem::size_of::<usize>()
     }
     #[inline]
-    unsafe fn try_put(&self, item: *const u8) -> bool {
-        // SAFETY: the caller guarantees `item` points to item_size() = size_of::<usize>() readable bytes.
+    unsafe fn try_put(&self, item: *const u8, _len: usize) -> bool {
+        // SAFETY: the caller guarantees `item` points to `len` = item_size() = size_of::<usize>() readable bytes.
         let v = unsafe { ptr::read_unaligned(item.cast::<usize>()) };
         self.0.push(v).is_ok()
     }
@@ -166,8 +166,14 @@ impl ByteRing {
     }
 
     #[inline]
-    fn copy(&self, src: *const u8, dst: *mut u8) {
-        if self.item == 8 {
+    fn copy(&self, src: *const u8, dst: *mut u8, len: usize) {
+        if len < self.item {
+            // SAFETY: `src` has `len` readable bytes, `dst` a slot of `item > len` bytes.
+            unsafe {
+                ptr::copy_nonoverlapping(src, dst, len);
+                ptr::write_bytes(dst.add(len), 0, self.item - len);
+            }
+        } else if self.item == 8 {
             // SAFETY: both point to `item` = 8 valid bytes (see `try_put`/`try_get`).
             unsafe {
                 ptr::write_unaligned(dst.cast::<u64>(), ptr::read_unaligned(src.cast::<u64>()))
@@ -191,7 +197,7 @@ impl ByteRing {
         let ok = h != self.tail.0.load(Ordering::Acquire);
         if ok {
             // `h` is in [head, tail): the producer no longer touches it; we hold `get_busy`.
-            self.copy(self.slot(h), out);
+            self.copy(self.slot(h), out, self.item);
             self.head.0.store(h.wrapping_add(1), Ordering::Release);
         }
         self.get_busy.store(false, Ordering::Release);
@@ -204,7 +210,7 @@ impl Queue for ByteRing {
         self.item
     }
     #[inline]
-    unsafe fn try_put(&self, item: *const u8) -> bool {
+    unsafe fn try_put(&self, item: *const u8, len: usize) -> bool {
         if self.put_busy.swap(true, Ordering::Acquire) {
             return false;
         }
@@ -212,7 +218,7 @@ impl Queue for ByteRing {
         let ok = t.wrapping_sub(self.head.0.load(Ordering::Acquire)) <= self.mask;
         if ok {
             // Slot `t` is outside [head, tail): no consumer reads it; we hold `put_busy`.
-            self.copy(item, self.slot(t));
+            self.copy(item, self.slot(t), len);
             self.tail.0.store(t.wrapping_add(1), Ordering::Release);
         }
         self.put_busy.store(false, Ordering::Release);
@@ -248,9 +254,9 @@ mod tests {
         let r = ByteRing::new(3, 2);
         // SAFETY: 3-byte items from/to 3-byte arrays.
         unsafe {
-            assert!(r.try_put([1u8, 2, 3].as_ptr()));
-            assert!(r.try_put([4u8, 5, 6].as_ptr()));
-            assert!(!r.try_put([7u8, 8, 9].as_ptr()));
+            assert!(r.try_put([1u8, 2, 3].as_ptr(), 3));
+            assert!(r.try_put([4u8, 5, 6].as_ptr(), 3));
+            assert!(!r.try_put([7u8, 8, 9].as_ptr(), 3));
             let mut out = [0u8; 3];
             assert!(r.get(out.as_mut_ptr(), Timeout::NoWait));
             assert_eq!(out, [1, 2, 3]);
@@ -268,8 +274,8 @@ mod tests {
         let mut out = 0usize;
         // SAFETY: usize-sized items.
         unsafe {
-            assert!(q.try_put((&v as *const usize).cast()));
-            assert!(!q.try_put((&v as *const usize).cast()));
+            assert!(q.try_put((&v as *const usize).cast(), 8));
+            assert!(!q.try_put((&v as *const usize).cast(), 8));
             assert!(q.get((&mut out as *mut usize).cast(), Timeout::NoWait));
         }
         assert_eq!(out, v);

@@ -2,7 +2,7 @@
 //! computation, and writes docs/PERFORMANCE.md.
 
 use crate::cases::{self, FAMILIES, FANOUTS, PAYLOAD};
-use dispatcher_pool::msg::MsgHeader;
+use dispatcher_pool::header::MsgHeader;
 use dispatcher_pool::pool::Pool;
 use dispatcher_pool::sizing::pool_entries;
 use dispatcher_pool::target::Target;
@@ -164,7 +164,7 @@ impl Queue for ZstQueue {
     fn item_size(&self) -> usize {
         0
     }
-    unsafe fn try_put(&self, _: *const u8) -> bool {
+    unsafe fn try_put(&self, _: *const u8, _: usize) -> bool {
         false
     }
     unsafe fn get(&self, _: *mut u8, _: Timeout) -> bool {

@@ -11,7 +11,8 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use dispatcher_pool::global::GlobalPool;
 use dispatcher_pool::pool::{Fallback, Leak, Pool, PoolConfig};
 use dispatcher_pool::sizing::pool_entries;
-use dispatcher_pool::target::{Mode, Received, Target};
+use dispatcher_pool::target::{Mode, Target};
+use dispatcher_pool::Received;
 use dispatcher_pool::{Descriptor, PoolError, Port, Queue, Timeout};
 
 static TICKS: AtomicU32 = AtomicU32::new(0);
@@ -41,7 +42,7 @@ impl Queue for ZQueue {
     fn item_size(&self) -> usize {
         self.item
     }
-    unsafe fn try_put(&self, item: *const u8) -> bool {
+    unsafe fn try_put(&self, item: *const u8, _len: usize) -> bool {
         black_box(item).is_null()
     }
     unsafe fn get(&self, out: *mut u8, _: Timeout) -> bool {
@@ -121,13 +122,15 @@ pub extern "C" fn dp_try_alloc_or(heap: bool) -> *const Descriptor {
 /// `msg_ref`.
 #[no_mangle]
 pub extern "C" fn dp_ref(p: *const Descriptor) -> i32 {
-    code(pool().and_then(|pool| pool.ref_raw(p)).map(|_| ()))
+    // SAFETY: the C contract of `msg_ref`: the caller holds a reference.
+    code(pool().and_then(|pool| unsafe { pool.ref_raw(p) }).map(|_| ()))
 }
 
 /// `msg_unref`.
 #[no_mangle]
 pub extern "C" fn dp_unref(p: *const Descriptor) -> i32 {
-    code(pool().and_then(|pool| pool.unref_raw(p)))
+    // SAFETY: the C contract of `msg_unref`: the caller gives up a reference it holds.
+    code(pool().and_then(|pool| unsafe { pool.unref_raw(p) }))
 }
 
 /// `target_init`.
@@ -164,7 +167,8 @@ pub unsafe extern "C" fn dp_broadcast(
 ) -> i32 {
     // SAFETY: the caller's contract.
     let targets = unsafe { core::slice::from_raw_parts(targets, n) };
-    match pool().and_then(|pool| pool.broadcast_raw(p, targets)) {
+    // SAFETY: the C contract: the caller gives up the producer's reference.
+    match pool().and_then(|pool| unsafe { pool.broadcast_raw(p, targets) }) {
         Ok(n) => n as i32,
         Err(e) => code(Err(e)),
     }
@@ -215,7 +219,8 @@ pub extern "C" fn dp_check() -> i32 {
 pub unsafe extern "C" fn dp_leaks(out: *mut Leak, n: usize, min_age_ms: u32) -> usize {
     // SAFETY: the caller's contract.
     let out = unsafe { core::slice::from_raw_parts_mut(out, n) };
-    pool().map_or(0, |p| p.leaks(min_age_ms, out))
+    let none: &[&Target<ZQueue>] = &[];
+    pool().map_or(0, |p| p.leaks(min_age_ms, none, out))
 }
 
 /// The metrics JSON writer (REST handler).
@@ -226,7 +231,7 @@ pub unsafe extern "C" fn dp_leaks(out: *mut Leak, n: usize, min_age_ms: u32) -> 
 pub unsafe extern "C" fn dp_metrics_json(buf: *mut u8, len: usize) -> i32 {
     // SAFETY: the caller's contract.
     let buf = unsafe { core::slice::from_raw_parts_mut(buf, len) };
-    match pool().and_then(|p| p.snapshot().write_json(&[], buf)) {
+    match pool().and_then(|p| p.snapshot().write_json("", &[], buf)) {
         Ok(n) => n as i32,
         Err(e) => code(Err(e)),
     }

@@ -6,7 +6,7 @@
 mod rt;
 
 use core::mem::{align_of, size_of};
-use dispatcher_pool::msg::MsgHeader;
+use dispatcher_pool::header::MsgHeader;
 use dispatcher_pool::pool::Pool;
 use dispatcher_pool::target::Target;
 use dispatcher_pool::{Descriptor, Port, Queue, Timeout};
@@ -29,7 +29,7 @@ impl Queue for ZQueue {
     fn item_size(&self) -> usize {
         0
     }
-    unsafe fn try_put(&self, _: *const u8) -> bool {
+    unsafe fn try_put(&self, _: *const u8, _: usize) -> bool {
         false
     }
     unsafe fn get(&self, _: *mut u8, _: Timeout) -> bool {

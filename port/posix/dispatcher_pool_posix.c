@@ -1,12 +1,18 @@
 /*
- * Host implementation of dispatcher_pool_port.h: pthread mutex + condvar semaphores with k_sem
- * semantics (one per pool), the k_msgq test double, aligned_alloc for the heap, and the
- * default pool (HOST_DEFAULT_POOL_ENTRIES x DISPATCHER_PAYLOAD_MAX, static).
- * Compiled into the C tests (not into libdispatcher_pool.a).
+ * dispatcher_pool_posix.c: the POSIX (Linux, pthreads) implementation of
+ * dispatcher_pool_port.h, plus the k_msgq-like queue and the test hooks declared in
+ * dispatcher_pool_posix.h.
+ *
+ * Built into libdispatcher_pool_posix.a by `make -C port/posix` (see capi/README.md); the C
+ * tests (tests/c) compile this file with their sanitizer flags.
+ *
+ * A straightforward implementation of the port header, function by function: the semaphore
+ * (pthread mutex + condvar with k_sem semantics), time and context, memory (aligned_alloc),
+ * and the queue.
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "host_port.h"
+#include "dispatcher_pool_posix.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -32,9 +38,9 @@ uint32_t dispatcher_port_now_ms(void)
     return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
-static _Thread_local bool in_isr;
+static _Thread_local bool in_isr; /* test hook only: a POSIX thread is never an ISR */
 
-void host_port_set_isr(bool v)
+void dispatcher_posix_test_set_isr(bool v)
 {
     in_isr = v;
 }
@@ -68,9 +74,9 @@ static void cond_init_monotonic(pthread_cond_t *cv)
 
 /* ----- semaphore (k_sem semantics, limit UINT32_MAX), one per pool --------------------------- */
 
-static struct host_sem *sem_ready(void *p)
+static struct dispatcher_posix_sem *sem_ready(void *p)
 {
-    struct host_sem *s = p;
+    struct dispatcher_posix_sem *s = p;
     pthread_mutex_lock(&s->mu);
     if (!s->ready) { /* the static initialiser's condvar uses CLOCK_REALTIME: re-create it */
         pthread_cond_destroy(&s->cv);
@@ -82,7 +88,7 @@ static struct host_sem *sem_ready(void *p)
 
 bool dispatcher_port_sem_take(void *sem, int32_t timeout_ms)
 {
-    struct host_sem *s = sem_ready(sem);
+    struct dispatcher_posix_sem *s = sem_ready(sem);
     if (s->count > 0) {
         s->count--;
         pthread_mutex_unlock(&s->mu);
@@ -119,7 +125,7 @@ bool dispatcher_port_sem_take(void *sem, int32_t timeout_ms)
 
 void dispatcher_port_sem_give(void *sem)
 {
-    struct host_sem *s = sem_ready(sem);
+    struct dispatcher_posix_sem *s = sem_ready(sem);
     if (s->waiting > 0) {
         s->waiting--;
         s->grants++;
@@ -135,12 +141,12 @@ void dispatcher_port_sem_give(void *sem)
 static atomic_long heap_budget = -1;
 static atomic_long heap_live;
 
-void host_port_set_heap_budget(long n)
+void dispatcher_posix_test_set_heap_budget(long n)
 {
     atomic_store(&heap_budget, n);
 }
 
-long host_port_heap_live(void)
+long dispatcher_posix_test_heap_live(void)
 {
     return atomic_load(&heap_live);
 }
@@ -184,29 +190,29 @@ void dispatcher_port_heap_free(void *p)
 
 /* Memory for the largest pool_init()/pool_init_ex() accepts; pool_init() itself asks for no
  * heap fallback slots (config.heap_slots 0), pool_init_ex() for up to 64. */
-static struct host_sem host_default_sem = HOST_SEM_INITIALIZER;
-static struct pool_msg_t host_default_descs[HOST_DEFAULT_POOL_ENTRIES + HOST_DEFAULT_POOL_HEAP_SLOTS];
+static struct dispatcher_posix_sem posix_default_sem = DISPATCHER_POSIX_SEM_INITIALIZER;
+static struct pool_msg_t posix_default_descs[DISPATCHER_POSIX_DEFAULT_POOL_ENTRIES + DISPATCHER_POSIX_DEFAULT_POOL_HEAP_SLOTS];
 static _Alignas(dispatcher_msg_t) unsigned char
-    host_default_region[HOST_DEFAULT_POOL_ENTRIES * DISPATCHER_POOL_STRIDE(DISPATCHER_PAYLOAD_MAX)];
-static struct msg_pool host_default_pool = {
+    posix_default_region[DISPATCHER_POSIX_DEFAULT_POOL_ENTRIES * DISPATCHER_POOL_STRIDE(DISPATCHER_PAYLOAD_MAX)];
+static struct msg_pool posix_default_pool = {
     .name = "default",
-    .config = {HOST_DEFAULT_POOL_ENTRIES, DISPATCHER_PAYLOAD_MAX, 0},
-    .descs = host_default_descs,
-    .n_descs = HOST_DEFAULT_POOL_ENTRIES + HOST_DEFAULT_POOL_HEAP_SLOTS,
-    .region = host_default_region,
-    .region_bytes = sizeof(host_default_region),
-    .sem = &host_default_sem,
-    .placement = "host RAM",
+    .config = {DISPATCHER_POSIX_DEFAULT_POOL_ENTRIES, DISPATCHER_PAYLOAD_MAX, 0},
+    .descs = posix_default_descs,
+    .n_descs = DISPATCHER_POSIX_DEFAULT_POOL_ENTRIES + DISPATCHER_POSIX_DEFAULT_POOL_HEAP_SLOTS,
+    .region = posix_default_region,
+    .region_bytes = sizeof(posix_default_region),
+    .sem = &posix_default_sem,
+    .placement = "RAM",
 };
 
-__attribute__((constructor)) static void host_port_set_default_pool(void)
+__attribute__((constructor)) static void dispatcher_posix_set_default_pool(void)
 {
-    (void)msg_pool_set_default(&host_default_pool);
+    (void)msg_pool_set_default(&posix_default_pool);
 }
 
-/* ----- k_msgq test double ---------------------------------------------------------------------- */
+/* ----- the queue (k_msgq semantics) ---------------------------------------------------------------------- */
 
-int host_msgq_init(struct k_msgq *q, size_t item_size, size_t depth)
+int dispatcher_posix_msgq_init(struct k_msgq *q, size_t item_size, size_t depth)
 {
     if (item_size == 0 || depth == 0) {
         return -EINVAL;
@@ -224,7 +230,7 @@ int host_msgq_init(struct k_msgq *q, size_t item_size, size_t depth)
     return 0;
 }
 
-void host_msgq_destroy(struct k_msgq *q)
+void dispatcher_posix_msgq_destroy(struct k_msgq *q)
 {
     pthread_cond_destroy(&q->not_empty);
     pthread_mutex_destroy(&q->mu);
