@@ -702,7 +702,7 @@ fn a_short_or_misaligned_region_or_descriptor_slice_is_refused_and_the_memory_st
     let mut descs: Vec<Descriptor> = (0..n).map(|_| Descriptor::new()).collect();
     let mut words = vec![0u64; len / 8 + 2];
     let new = |d: &mut [Descriptor], r: &mut [u8]| Pool::new(FaultPort::new(), cfg, d, r).err();
-    // SAFETY (each `bytes` call): in bounds; every slice is used by one call and then dropped.
+    // SAFETY: in bounds; like every slice of `words` below, used by one call and then dropped.
     let short = unsafe { bytes(&mut words, 0, len - 1) };
     assert_eq!(new(&mut descs, short), Some(PoolError::RegionTooSmall));
     // SAFETY: as above.

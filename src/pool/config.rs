@@ -70,8 +70,9 @@ impl PoolConfig {
         // The region (entries * stride bytes) must be addressable on the 32-bit targets: a
         // product above u32::MAX wraps there, and `Pool::new` would then accept a region far
         // too small and write headers past its end. Refused on every target alike.
-        if stride > u32::MAX as usize / self.entries {
-            return Err(PoolError::BadPayloadSize);
+        match self.entries.checked_mul(stride) {
+            Some(bytes) if bytes <= u32::MAX as usize => {}
+            _ => return Err(PoolError::BadPayloadSize),
         }
         Ok(Layout {
             entries: self.entries,
