@@ -200,26 +200,33 @@ impl<'b> JsonWriter<'b> {
         }
         self.raw(&digits[i..])
     }
-    /// Appends `s` as a JSON string (quoted; `"`, `\` and control characters escaped).
+    /// Appends `s` as a JSON string (quoted; `"`, `\` and control characters escaped). JSON
+    /// text is UTF-8: each invalid UTF-8 sequence in `s` is written as U+FFFD, as
+    /// `String::from_utf8_lossy` does (found by the `json` fuzz target).
     pub fn string(&mut self, s: &[u8]) -> &mut Self {
         self.raw(b"\"");
-        for &c in s {
-            match c {
-                b'"' => self.raw(b"\\\""),
-                b'\\' => self.raw(b"\\\\"),
-                0..=0x1f => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    self.raw(&[
-                        b'\\',
-                        b'u',
-                        b'0',
-                        b'0',
-                        HEX[(c >> 4) as usize],
-                        HEX[(c & 15) as usize],
-                    ])
-                }
-                _ => self.raw(&[c]),
-            };
+        for chunk in s.utf8_chunks() {
+            for &c in chunk.valid().as_bytes() {
+                match c {
+                    b'"' => self.raw(b"\\\""),
+                    b'\\' => self.raw(b"\\\\"),
+                    0..=0x1f => {
+                        const HEX: &[u8; 16] = b"0123456789abcdef";
+                        self.raw(&[
+                            b'\\',
+                            b'u',
+                            b'0',
+                            b'0',
+                            HEX[(c >> 4) as usize],
+                            HEX[(c & 15) as usize],
+                        ])
+                    }
+                    _ => self.raw(&[c]),
+                };
+            }
+            if !chunk.invalid().is_empty() {
+                self.raw("\u{FFFD}".as_bytes());
+            }
         }
         self.raw(b"\"")
     }
@@ -414,6 +421,17 @@ mod tests {
         }
         let mut exact = std::vec![0u8; n + 1];
         assert_eq!(s.write_json("a\"b\\\n", &[], &mut exact), Ok(n));
+    }
+
+    #[test]
+    fn json_strings_are_utf8_even_from_invalid_bytes() {
+        // The `json` fuzz target's first crash: 0x95 0x80 were copied through verbatim.
+        let mut buf = [0u8; 64];
+        let mut w = JsonWriter::new(&mut buf);
+        w.string(b"a\x95\x80\xdb-\xe2\x82\xac\xf0");
+        let n = w.finish().unwrap();
+        let text = core::str::from_utf8(&buf[..n]).expect("valid UTF-8");
+        assert_eq!(text, "\"a\u{FFFD}\u{FFFD}\u{FFFD}-\u{20AC}\u{FFFD}\"");
     }
 
     #[test]

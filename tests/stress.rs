@@ -1,4 +1,5 @@
-//! Multi-threaded stress: 4 producers and 8 consumers move 1,000,000 messages (release build)
+//! Multi-threaded stress: 4 producers and 8 consumers move 1,000,000 messages (release build;
+//! 100,000 in debug; `STRESS_MESSAGES=10000000` for the long run of `scripts/test --long`)
 //! through try_alloc, blocking alloc, heap fallback, broadcast to pointer and value targets
 //! and extra refs. Checked independently of the pool's counters: every payload is intact;
 //! each consumer sees each producer's messages in order, each at most once; and the sum of a
@@ -51,7 +52,7 @@ impl Order {
     fn see(&mut self, source: u16, seq: u64, consumer: usize) {
         let last = &mut self.0[source as usize];
         assert!(
-            last.is_none_or(|l| seq > l),
+            last.map_or(true, |l| seq > l),
             "consumer {consumer}: producer {source} seq {seq} after {last:?} (reordered or duplicated)"
         );
         *last = Some(seq);
@@ -60,11 +61,20 @@ impl Order {
 
 #[test]
 fn many_producers_and_consumers_leave_the_pool_whole() {
-    let total: u64 = if cfg!(debug_assertions) {
-        100_000
-    } else {
-        1_000_000
+    let total: u64 = match std::env::var("STRESS_MESSAGES") {
+        Ok(v) => v
+            .parse()
+            .expect("STRESS_MESSAGES: a number of messages, e.g. 10000000"),
+        Err(_) if cfg!(debug_assertions) => 100_000,
+        Err(_) => 1_000_000,
     };
+    // The pool's counters are u32 (they wrap at 2^32); the exact comparisons below need the
+    // run to stay under that.
+    assert!(
+        total * CONSUMERS as u64 <= u32::MAX as u64,
+        "STRESS_MESSAGES above {} would wrap the pool's 32-bit counters",
+        u32::MAX as u64 / CONSUMERS as u64
+    );
     let h = HostPool::new(PoolConfig::new(64, PAYLOAD).with_heap_slots(8)).unwrap();
     let p = h.pool();
     let stride = p.layout().stride;

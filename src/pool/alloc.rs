@@ -12,6 +12,16 @@
 //! `blocking_alloc_is_woken_by_a_free` checks this with a semaphore limit of 1.
 //! Each pool has its own semaphore (its own port), so waiters of one pool are never woken by
 //! frees of another.
+//!
+//! # A port that loses a give
+//!
+//! The proof above assumes every `sem_give` reaches the semaphore. A port whose give can fail
+//! (an error of the OS call, a C port bug; `tests/faults.rs` injects it) would leave a waiter
+//! asleep next to a free entry: a [`Timeout::Forever`] waiter forever. So no single wait is
+//! longer than [`WAIT_SLICE_MS`]: a waiter wakes at least that often, re-checks the free list
+//! and sleeps again (a timed waiter until its deadline). A lost give then delays a waiter by at
+//! most one slice; with a working port the slices change nothing but an extra wake-up every
+//! `WAIT_SLICE_MS` while a waiter starves.
 
 use super::Pool;
 use crate::descriptor::Descriptor;
@@ -19,6 +29,10 @@ use crate::error::PoolError;
 use crate::metrics::Counters;
 use crate::port::{Port, Timeout};
 use crate::sync::{fence, Ordering};
+
+/// Longest single semaphore wait of a blocking allocation, in milliseconds: a waiter
+/// re-checks the free list at least this often, so a lost `sem_give` cannot strand it.
+pub const WAIT_SLICE_MS: u32 = 100;
 
 impl<'a, P: Port> Pool<'a, P> {
     #[inline]
@@ -76,9 +90,10 @@ impl<'a, P: Port> Pool<'a, P> {
                     if elapsed >= ms {
                         break Err(PoolError::Timeout);
                     }
-                    Timeout::Millis(ms - elapsed)
+                    Timeout::Millis((ms - elapsed).min(WAIT_SLICE_MS))
                 }
-                other => other,
+                // Forever, in bounded slices (NoWait returned above).
+                _ => Timeout::Millis(WAIT_SLICE_MS),
             };
             // Whether a token was taken or not, loop: re-check the list, then the deadline.
             self.port.sem_take(wait);

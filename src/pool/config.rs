@@ -21,7 +21,8 @@ pub struct PoolConfig {
     pub payload_size: usize,
     /// Upper bound on `entries` (default 1024; at most 65,470).
     pub max_entries: usize,
-    /// Upper bound on `payload_size` (default 16 KiB).
+    /// Upper bound on `payload_size` (default 16 KiB). Whatever it is, a configuration whose
+    /// region (`entries * stride_for(payload_size)`) exceeds `u32::MAX` bytes is refused.
     pub max_payload: usize,
     /// Descriptors reserved for heap fallback messages (0 disables [`Fallback::Heap`](crate::Fallback::Heap)).
     pub heap_slots: usize,
@@ -65,11 +66,19 @@ impl PoolConfig {
         if self.heap_slots > MAX_HEAP_SLOTS {
             return Err(PoolError::BadEntryCount);
         }
+        let stride = stride_for(self.payload_size);
+        // The region (entries * stride bytes) must be addressable on the 32-bit targets: a
+        // product above u32::MAX wraps there, and `Pool::new` would then accept a region far
+        // too small and write headers past its end. Refused on every target alike.
+        match self.entries.checked_mul(stride) {
+            Some(bytes) if bytes <= u32::MAX as usize => {}
+            _ => return Err(PoolError::BadPayloadSize),
+        }
         Ok(Layout {
             entries: self.entries,
             heap_slots: self.heap_slots,
             payload_size: self.payload_size,
-            stride: stride_for(self.payload_size),
+            stride,
         })
     }
 }
@@ -144,6 +153,22 @@ mod tests {
         let l = PoolConfig::new(1024, 1).layout().unwrap();
         assert_eq!(l.stride % MsgHeader::ALIGN, 0);
         assert!(l.stride > MsgHeader::SIZE);
+    }
+
+    #[test]
+    fn a_region_above_4_gib_is_refused_on_every_target() {
+        // Found by the `json` fuzz target's layout property: 2 * stride_for(2^31 - 1) is
+        // 4,294,967,360, which wraps to 64 on a 32-bit usize.
+        let mut cfg = PoolConfig::new(2, (1 << 31) - 1);
+        cfg.max_payload = usize::MAX;
+        assert_eq!(cfg.layout().err(), Some(PoolError::BadPayloadSize));
+        let mut cfg = PoolConfig::new(1, (1 << 31) - 1);
+        cfg.max_payload = usize::MAX;
+        let l = cfg.layout().unwrap();
+        assert!(l.region_bytes() as u64 <= u32::MAX as u64);
+        let mut cfg = PoolConfig::new(65_470, 65_600);
+        (cfg.max_entries, cfg.max_payload) = (usize::MAX, usize::MAX);
+        assert_eq!(cfg.layout().err(), Some(PoolError::BadPayloadSize));
     }
 
     #[test]

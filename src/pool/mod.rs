@@ -18,6 +18,7 @@ mod diagnostics;
 mod fallback;
 mod refs;
 
+pub use alloc::WAIT_SLICE_MS;
 pub use config::{
     stride_for, Layout, PoolConfig, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_PAYLOAD, MAX_HEAP_SLOTS,
 };
