@@ -58,7 +58,7 @@ impl Fault {
         let at = self.at.load(Ordering::SeqCst);
         let every = self.every.load(Ordering::SeqCst);
         let hit = (at != 0 && n >= at && n - at < self.times.load(Ordering::SeqCst))
-            || (every != 0 && n % every == 0);
+            || (every != 0 && n.is_multiple_of(every));
         if hit {
             self.hits.fetch_add(1, Ordering::SeqCst);
         }

@@ -52,7 +52,7 @@ impl Order {
     fn see(&mut self, source: u16, seq: u64, consumer: usize) {
         let last = &mut self.0[source as usize];
         assert!(
-            last.map_or(true, |l| seq > l),
+            last.is_none_or(|l| seq > l),
             "consumer {consumer}: producer {source} seq {seq} after {last:?} (reordered or duplicated)"
         );
         *last = Some(seq);
