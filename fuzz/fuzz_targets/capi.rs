@@ -17,6 +17,8 @@
 //! the return value (every refusal its documented errno), `msg_pool_check` clean with the
 //! model's free/held/heap counts, every pool's `msg_pool_stats` equal to the model's counters,
 //! the target counters and queue lengths, and that no entry is ever handed out while held.
+//! The seed's default-pool calls (`pool_alloc`, `pool_stats`, `pool_check`, `pool_leaks`,
+//! `pool_stats_json`, ...) act on `alpha`; `dispatch_target_init` is fed unfit queues too.
 //! At the end of an input everything is released and every pool must be whole again.
 #![no_main]
 
@@ -764,7 +766,7 @@ fn pick_ptr(f: &Fuzz, u: &mut Unstructured<'_>) -> Result<usize> {
 }
 
 fn step(f: &mut Fuzz, u: &mut Unstructured<'_>) -> Result<()> {
-    match u.int_in_range(0u8..=21)? {
+    match u.int_in_range(0u8..=25)? {
         // --- allocation ---
         0..=2 => {
             let (p, k, refused) = f.pool_ptr(u.arbitrary()?);
@@ -1089,6 +1091,139 @@ fn step(f: &mut Fuzz, u: &mut Unstructured<'_>) -> Result<()> {
                 n => Some(n as u32),
             };
             h.misaligned = u.ratio(1, 4)?;
+        }
+        // --- the seed's calls on the default pool (alpha) ---
+        22 => {
+            let mut timeout = u.int_in_range(-2i32..=3)?;
+            if timeout < 0 && f.free_entries(0) == 0 && !ISR.load(Ordering::Relaxed) {
+                timeout = 0; // nothing would wake a forever wait
+            }
+            let want = f.expect_alloc(0, None, timeout);
+            let with_code = u.arbitrary()?;
+            let mut out = std::ptr::dangling_mut::<pool_msg_t>();
+            let (got, code) = if with_code {
+                // SAFETY: `out` is writable.
+                let code = unsafe { c::pool_alloc(timeout, &mut out) };
+                (out, Some(code))
+            } else {
+                (c::pool_alloc_blocking(timeout), None)
+            };
+            match want {
+                Result2::Ok(heap) => {
+                    assert_eq!(code.unwrap_or(0), 0);
+                    f.on_alloc(0, got, heap);
+                }
+                Result2::Err(e) => {
+                    assert!(got.is_null());
+                    assert_eq!(code.unwrap_or(e), e, "pool_alloc errno");
+                }
+            }
+        }
+        23 => {
+            let alpha = &f.w.pools[0];
+            let m = &f.pools[0];
+            let mut s = Snapshot::default();
+            // SAFETY: `s` is writable; NULL is refused.
+            unsafe {
+                assert_eq!(c::pool_stats(&mut s), 0);
+                assert_eq!(c::pool_stats(std::ptr::null_mut()), -EINVAL);
+            }
+            assert_eq!(s, m.expect, "pool_stats");
+            let mut rep = CheckReport::default();
+            // SAFETY: `rep` is writable; NULL is allowed.
+            unsafe {
+                assert_eq!(c::pool_check(&mut rep), 0);
+                assert_eq!(c::pool_check(std::ptr::null_mut()), 0);
+            }
+            assert_eq!(rep.free, f.free_entries(0));
+            // pool_leaks: no targets, so nothing is queued and every reference is held.
+            let max = u.int_in_range(0..=8usize)?;
+            let mut out = vec![Leak::default(); max];
+            // SAFETY: room for `max` records.
+            let r = unsafe { c::pool_leaks(0, out.as_mut_ptr(), max) };
+            let held: Vec<usize> = (0..alpha.n_descs).filter(|&i| m.refs[i] > 0).collect();
+            assert_eq!(r as usize, held.len(), "pool_leaks count");
+            for (l, &i) in out.iter().zip(&held) {
+                assert_eq!(
+                    (
+                        l.index as usize,
+                        l.queued,
+                        l.queued_at,
+                        l.held_by,
+                        l.refcount
+                    ),
+                    (i, 0, HOLDER_NONE, m.holder[i], m.refs[i])
+                );
+            }
+            if max > 0 {
+                // SAFETY: NULL with max > 0 is refused.
+                let r = unsafe { c::pool_leaks(0, std::ptr::null_mut(), max) };
+                assert_eq!(r, -EINVAL);
+            }
+            let mut buf = vec![0u8; 4096];
+            // SAFETY: `buf` has its length in writable bytes; no targets.
+            let n = unsafe {
+                c::pool_stats_json(buf.as_mut_ptr().cast(), buf.len(), std::ptr::null(), 0)
+            };
+            assert!(n > 0 && buf[n as usize] == 0);
+            let v: serde_json::Value = serde_json::from_slice(&buf[..n as usize]).expect("JSON");
+            assert_eq!(v["name"].as_str(), Some(alpha.name));
+            for (key, val) in m.expect.fields() {
+                assert_eq!(v[key].as_u64(), Some(val as u64), "pool_stats_json {key}");
+            }
+        }
+        24 => {
+            // dispatch_target_init: every refusal is -EINVAL; a fitting queue is accepted.
+            let whole = size_of::<dispatcher_msg_t>();
+            let item = *u.choose(&[
+                0,
+                4,
+                size_of::<usize>(),
+                MsgHeader::SIZE - 1,
+                MsgHeader::SIZE,
+                MsgHeader::SIZE + 32,
+                whole,
+                whole + 1,
+            ])?;
+            let mode = u.int_in_range(0u8..=3)?;
+            let q = Box::new(Msgq {
+                item,
+                depth: 1,
+                items: RefCell::new(VecDeque::new()),
+            });
+            let qp = if u.ratio(1, 8)? {
+                std::ptr::null_mut()
+            } else {
+                &*q as *const Msgq as *mut k_msgq
+            };
+            // SAFETY: all-zero bytes are a valid dispatch_target_t.
+            let mut t: Box<dispatch_target_t> = Box::new(unsafe { zeroed() });
+            let tp: *mut dispatch_target_t = if u.ratio(1, 8)? {
+                std::ptr::null_mut()
+            } else {
+                &mut *t
+            };
+            let fits = match mode {
+                1 => item == size_of::<usize>(),
+                2 => (MsgHeader::SIZE..=whole).contains(&item),
+                _ => false,
+            };
+            let want = if tp.is_null() || qp.is_null() || !fits {
+                -EINVAL
+            } else {
+                0
+            };
+            // SAFETY: `tp` NULL or writable target storage; `qp` NULL or a queue that outlives
+            // the target (both dropped together below).
+            assert_eq!(unsafe { c::dispatch_target_init(tp, qp, mode, 99) }, want);
+            let mut s = TargetStats::default();
+            // SAFETY: `t` is live (zeroed or initialised); `s` writable.
+            let r = unsafe { c::dispatch_target_stats(&*t, &mut s) };
+            if want == 0 {
+                assert_eq!((r, s.id, s.delivered, s.failed, s.queued), (0, 99, 0, 0, 0));
+            } else {
+                assert_eq!(r, -EINVAL, "a refused init leaves the target uninitialised");
+            }
         }
         _ => {
             let jump: u32 = if u.arbitrary()? {
