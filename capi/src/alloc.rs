@@ -1,7 +1,7 @@
 //! Allocation from a pool (`msg_pool_*`) and from the default pool (the seed's `pool_*`).
 
 use crate::convert::{code, to_c, write_out};
-use crate::init::default_pool_def;
+use crate::init::on_default;
 use crate::registry::pool;
 use crate::types::{msg_pool, pool_msg_t};
 use core::ffi::c_int;
@@ -84,8 +84,9 @@ pub unsafe extern "C" fn msg_pool_alloc(
 
 // ----- the seed's calls, on the default pool -------------------------------------------------
 
+/// The default pool, or NULL (which the `msg_pool_*` calls refuse with NULL).
 fn default_ptr() -> *const msg_pool {
-    default_pool_def().map_or(core::ptr::null(), |p| p.cast_const())
+    crate::registry::default_def()
 }
 
 /// `msg_pool_try_alloc` on the default pool.
@@ -115,12 +116,8 @@ pub extern "C" fn pool_alloc_blocking(timeout_ms: i32) -> *mut pool_msg_t {
 /// `out` is NULL or points to a writable `pool_msg_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn pool_alloc(timeout_ms: i32, out: *mut *mut pool_msg_t) -> c_int {
-    let p = default_ptr();
-    if p.is_null() {
-        // SAFETY: `out` is NULL or writable (caller contract).
-        unsafe { write_out(out, core::ptr::null_mut()) };
-        return code(Err(PoolError::NotInitialized));
-    }
+    // SAFETY: `out` is NULL or writable (caller contract).
+    unsafe { write_out(out, core::ptr::null_mut()) };
     // SAFETY: as for `pool_try_alloc`; `out` is the caller's.
-    unsafe { msg_pool_alloc(p, timeout_ms, out) }
+    on_default(|p| unsafe { msg_pool_alloc(p, timeout_ms, out) })
 }

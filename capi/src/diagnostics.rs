@@ -2,7 +2,7 @@
 //! default pool (the seed's `pool_*`); sizes of the C types as compiled.
 
 use crate::convert::{code, count, target_list, write_out};
-use crate::init::default_pool_def;
+use crate::init::on_default;
 use crate::registry::{pool, pools};
 use crate::types::{dispatch_target_t, dispatcher_msg_t, msg_pool};
 use core::ffi::{c_char, c_int, CStr};
@@ -230,19 +230,6 @@ pub unsafe extern "C" fn msg_pool_leaks(
 }
 
 // ----- the seed's calls, on the default pool -------------------------------------------------
-
-fn default_ptr() -> *const msg_pool {
-    default_pool_def().map_or(core::ptr::null(), |p| p.cast_const())
-}
-
-/// Maps "no default pool" to -ENODEV (the seed's calls return it before `pool_init`).
-fn on_default(f: impl FnOnce(*const msg_pool) -> c_int) -> c_int {
-    let p = default_ptr();
-    if p.is_null() {
-        return code(Err(PoolError::NotInitialized));
-    }
-    f(p)
-}
 
 /// `msg_pool_stats` on the default pool (-ENODEV before `pool_init`).
 ///

@@ -138,6 +138,15 @@ pub(crate) fn default_pool_def() -> Result<*mut msg_pool, PoolError> {
     }
 }
 
+/// Runs a seed call on the default pool, or returns -ENODEV when there is none (the seed's
+/// calls return it before `pool_init`).
+pub(crate) fn on_default(f: impl FnOnce(*const msg_pool) -> c_int) -> c_int {
+    match default_pool_def() {
+        Ok(p) => f(p),
+        Err(e) => code(Err(e)),
+    }
+}
+
 /// The default pool, created (for Rust code in the same image, e.g. a zephyr-lang-rust app).
 pub fn default_pool() -> Result<&'static CPool, PoolError> {
     // SAFETY: the default pool was set by `msg_pool_set_default`, whose contract is the
