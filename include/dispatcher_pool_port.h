@@ -10,7 +10,7 @@
  *
  * Hand-written (not generated). Every function must be callable from any thread; the ones
  * marked ISR-safe also from interrupt context (the pool calls them from ISR-safe entry points:
- * pool_try_alloc, msg_unref, dispatcher_broadcast_ptr, ...).
+ * pool_try_alloc, msg_unref, msg_broadcast, ...).
  */
 #ifndef DISPATCHER_POOL_PORT_H
 #define DISPATCHER_POOL_PORT_H
@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* enum dispatcher_errno (the DISPATCHER_ERRNO_* indices) and DISPATCHER_ERRNO_COUNT. */
-#include "dispatcher_pool.h"
+#include "msg_pool.h"
 
 /**
  * The positive errno values of the platform, indexed by DISPATCHER_ERRNO_*; the C API

@@ -20,7 +20,7 @@
  *     struct k_msgq q;
  *     dispatcher_posix_msgq_init(&q, sizeof(pool_msg_t *), 16);      // pointer mode
  *     // dispatcher_posix_msgq_init(&q, sizeof(dispatcher_msg_t), 4); // value mode
- *     dispatch_target_init(&target, &q, DISPATCH_MODE_POINTER, MY_ID);
+ *     msg_target_init(&target, &q, DISPATCH_MODE_POINTER, MY_ID);
  *     ...
  *     dispatcher_posix_msgq_destroy(&q);   // when no thread uses it any more
  *
@@ -114,7 +114,7 @@ int dispatcher_posix_msgq_init(struct k_msgq *q, size_t item_size, size_t depth)
 
 /**
  * Frees q's ring (like k_msgq_cleanup). Call it only when no thread uses q any more and after
- * dispatch_target_purge() for a pointer-mode target that may still hold messages.
+ * msg_target_purge() for a pointer-mode target that may still hold messages.
  */
 void dispatcher_posix_msgq_destroy(struct k_msgq *q);
 

@@ -54,7 +54,7 @@ impl<'a, P: Port> Pool<'a, P> {
         unsafe { self.broadcast_raw(msg.into_raw().as_ptr(), targets) }
     }
 
-    /// Broadcasts the message behind `p` (`dispatcher_broadcast_ptr`). Never blocks; ISR-safe.
+    /// Broadcasts the message behind `p` (`msg_broadcast`). Never blocks; ISR-safe.
     ///
     /// The caller's (producer's) reference is always consumed when `p` is a held entry, also
     /// when an argument is refused (no targets, an uninitialised target, `message_len` above

@@ -136,7 +136,7 @@ impl Counters {
     }
 }
 
-/// One target's counters, for the JSON writer and the shell (C: `struct dispatch_target_stats`).
+/// One target's counters, for the JSON writer and the shell (C: `struct msg_target_stats`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct TargetStats {

@@ -32,7 +32,7 @@ const TARGET_READY: u32 = 0x7A56_E701;
 
 /// A module's queue plus its mode and counters.
 ///
-/// An all-zero `Target` (a zero-initialised C `dispatch_target_t`) is a valid value that
+/// An all-zero `Target` (a zero-initialised C `msg_target_t`) is a valid value that
 /// every operation refuses with [`PoolError::TargetUninit`].
 #[repr(C)]
 pub struct Target<Q: Queue> {

@@ -22,7 +22,7 @@
 #include <zephyr/multi_heap/shared_multi_heap.h>
 #endif
 
-#include "dispatcher_pool.h"
+#include "msg_pool.h"
 #include "dispatcher_pool_port.h"
 #include "dispatcher_pool_zephyr.h"
 
@@ -247,7 +247,7 @@ static int dispatcher_pool_boot(void)
 	(void)msg_pool_set_default(&dispatcher_pool_default);
 
 	if (!DISPATCHER_POOL_ABI_OK()) {
-		LOG_ERR("dispatcher_pool.h does not match the library: sizeof(dispatcher_msg_t) %zu "
+		LOG_ERR("msg_pool.h does not match the library: sizeof(dispatcher_msg_t) %zu "
 			"here, %zu in the library (DISPATCHER_TARGETS_MAX/DISPATCHER_PAYLOAD_MAX "
 			"differ); no pool created",
 			sizeof(dispatcher_msg_t), dispatcher_msg_size());

@@ -18,13 +18,13 @@
 #include <zephyr/kernel.h>
 #include <zephyr/shell/shell.h>
 
-#include "dispatcher_pool.h"
+#include "msg_pool.h"
 #include "dispatcher_pool_zephyr.h"
 
-static dispatch_target_t *const *shell_targets;
+static msg_target_t *const *shell_targets;
 static size_t shell_n_targets;
 
-void dispatcher_pool_shell_set_targets(dispatch_target_t *const *targets, size_t n)
+void dispatcher_pool_shell_set_targets(msg_target_t *const *targets, size_t n)
 {
 	shell_targets = targets;
 	shell_n_targets = targets == NULL ? 0 : MIN(n, DISPATCHER_JSON_TARGETS_MAX);
@@ -79,9 +79,9 @@ static const char *pname(const struct msg_pool *p)
 static void print_targets(const struct shell *sh)
 {
 	for (size_t i = 0; i < shell_n_targets; i++) {
-		struct dispatch_target_stats ts;
+		struct msg_target_stats ts;
 
-		if (dispatch_target_stats(shell_targets[i], &ts) == 0) {
+		if (msg_target_stats(shell_targets[i], &ts) == 0) {
 			shell_print(sh, "target %u: delivered %u failed %u queued %u", ts.id,
 				    ts.delivered, ts.failed, ts.queued);
 		}

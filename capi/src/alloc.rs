@@ -13,7 +13,7 @@ fn ptr_or_null(r: Result<&pool_core::Descriptor, PoolError>) -> *mut pool_msg_t 
 
 /// Takes a free entry of pool `p` without waiting: refcount 1, the caller's (producer's)
 /// reference. NULL when the pool is empty (counted in `pool_alloc_failures`), not created or
-/// `p` is NULL. ISR-safe. Hand the reference on with `dispatcher_broadcast_ptr` or drop it
+/// `p` is NULL. ISR-safe. Hand the reference on with `msg_broadcast` or drop it
 /// with `msg_unref`.
 ///
 /// # Safety

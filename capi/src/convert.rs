@@ -2,7 +2,7 @@
 //! C target pointers to targets.
 
 use crate::extern_port::{neg_errno, ExternQueue};
-use crate::types::{dispatch_target_t, pool_msg_t};
+use crate::types::{msg_target_t, pool_msg_t};
 use core::ffi::c_int;
 use pool_core::{Descriptor, PoolError, Target};
 
@@ -30,18 +30,18 @@ pub(crate) fn to_c(d: &Descriptor) -> *mut pool_msg_t {
 /// The target behind a C pointer.
 ///
 /// # Safety
-/// `t` is NULL or points to a `dispatch_target_t` (initialised or zeroed) that lives for `'t`
+/// `t` is NULL or points to a `msg_target_t` (initialised or zeroed) that lives for `'t`
 /// and is not re-initialised meanwhile.
 pub(crate) unsafe fn target<'t>(
-    t: *const dispatch_target_t,
+    t: *const msg_target_t,
 ) -> Result<&'t Target<ExternQueue>, PoolError> {
     let t = t.cast::<Target<ExternQueue>>();
     if t.is_null() || !t.is_aligned() {
         return Err(PoolError::Null);
     }
-    // SAFETY: non-null and aligned; `dispatch_target_t` has the size and alignment of
+    // SAFETY: non-null and aligned; `msg_target_t` has the size and alignment of
     // `Target<ExternQueue>` (const-asserted in `types`), and every bit pattern a C caller can
-    // hold there (zeroed, or written by `dispatch_target_init`) is a valid `Target`: its
+    // hold there (zeroed, or written by `msg_target_init`) is a valid `Target`: its
     // fields are integers, atomics and a raw pointer.
     Ok(unsafe { &*t })
 }
@@ -51,7 +51,7 @@ pub(crate) unsafe fn target<'t>(
 /// # Safety
 /// `targets` points to `n` readable pointers, each valid for [`target`].
 pub(crate) unsafe fn target_list<'t>(
-    targets: *const *mut dispatch_target_t,
+    targets: *const *mut msg_target_t,
     n: usize,
 ) -> Result<&'t [&'t Target<ExternQueue>], PoolError> {
     if n == 0 {

@@ -4,7 +4,7 @@
 use crate::convert::{code, count, target_list, write_out};
 use crate::init::on_default;
 use crate::registry::{pool, pools};
-use crate::types::{dispatch_target_t, dispatcher_msg_t, msg_pool};
+use crate::types::{dispatcher_msg_t, msg_pool, msg_target_t};
 use core::ffi::{c_char, c_int, CStr};
 use core::mem::size_of;
 use pool_core::metrics::{write_targets, JsonWriter, Snapshot, TargetStats};
@@ -50,7 +50,7 @@ unsafe fn name_of<'n>(p: *const msg_pool) -> &'n str {
 /// # Safety
 /// As for `target_list`.
 unsafe fn target_stats(
-    targets: *const *mut dispatch_target_t,
+    targets: *const *mut msg_target_t,
     n: usize,
     out: &mut [TargetStats; DISPATCHER_JSON_TARGETS_MAX],
 ) -> Result<&[TargetStats], PoolError> {
@@ -108,13 +108,13 @@ pub unsafe extern "C" fn msg_pool_stats(p: *const msg_pool, out: *mut Snapshot) 
 ///
 /// # Safety
 /// `p` as for `msg_pool_try_alloc`; `buf` is NULL or has `len` writable bytes; `targets` as
-/// for `dispatcher_broadcast_ptr`.
+/// for `msg_broadcast`.
 #[no_mangle]
 pub unsafe extern "C" fn msg_pool_stats_json(
     p: *const msg_pool,
     buf: *mut c_char,
     len: usize,
-    targets: *const *mut dispatch_target_t,
+    targets: *const *mut msg_target_t,
     n_targets: usize,
 ) -> c_int {
     let mut stats = [TargetStats::default(); DISPATCHER_JSON_TARGETS_MAX];
@@ -135,12 +135,12 @@ pub unsafe extern "C" fn msg_pool_stats_json(
 /// Returns what `msg_pool_stats_json` returns (no pool is an empty array, not an error).
 ///
 /// # Safety
-/// `buf` is NULL or has `len` writable bytes; `targets` as for `dispatcher_broadcast_ptr`.
+/// `buf` is NULL or has `len` writable bytes; `targets` as for `msg_broadcast`.
 #[no_mangle]
 pub unsafe extern "C" fn msg_pool_stats_json_all(
     buf: *mut c_char,
     len: usize,
-    targets: *const *mut dispatch_target_t,
+    targets: *const *mut msg_target_t,
     n_targets: usize,
 ) -> c_int {
     let mut stats = [TargetStats::default(); DISPATCHER_JSON_TARGETS_MAX];
@@ -200,12 +200,12 @@ pub unsafe extern "C" fn msg_pool_check(p: *const msg_pool, out: *mut CheckRepor
 ///
 /// # Safety
 /// `p` as for `msg_pool_try_alloc`; `out` is NULL or has room for `max` `struct pool_leak`;
-/// `targets` as for `dispatcher_broadcast_ptr`.
+/// `targets` as for `msg_broadcast`.
 #[no_mangle]
 pub unsafe extern "C" fn msg_pool_leaks(
     p: *const msg_pool,
     min_age_ms: u32,
-    targets: *const *mut dispatch_target_t,
+    targets: *const *mut msg_target_t,
     n_targets: usize,
     out: *mut Leak,
     max: usize,
@@ -249,7 +249,7 @@ pub unsafe extern "C" fn pool_stats(out: *mut Snapshot) -> c_int {
 pub unsafe extern "C" fn pool_stats_json(
     buf: *mut c_char,
     len: usize,
-    targets: *const *mut dispatch_target_t,
+    targets: *const *mut msg_target_t,
     n_targets: usize,
 ) -> c_int {
     // SAFETY: as for `pool_stats`.

@@ -102,7 +102,7 @@ impl Port for ExternPort {
 
 /// A target's queue: a C `struct k_msgq *` (Zephyr's `k_msgq`, or the host test double).
 ///
-/// A NULL queue (what a zero-initialised `dispatch_target_t` holds) has item size 0, is
+/// A NULL queue (what a zero-initialised `msg_target_t` holds) has item size 0, is
 /// always empty and refuses every put.
 #[derive(Debug, Clone, Copy)]
 #[repr(transparent)]

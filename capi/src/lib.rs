@@ -3,8 +3,8 @@
 //! The C API of [`dispatcher-pool`](pool_core): pools whose memory C hands in (`struct
 //! msg_pool`, `msg_pool_init`; on Zephyr `DISPATCHER_POOL_DEFINE`), allocation per pool
 //! (`msg_pool_try_alloc`, `msg_pool_alloc_blocking`), `msg_ref`/`msg_unref` (an entry knows
-//! its pool), targets, `dispatcher_broadcast_ptr`, `dispatcher_receive` and the metrics, as
-//! `extern "C"` functions whose header, `include/dispatcher_pool.h`, cbindgen generates from
+//! its pool), targets, `msg_broadcast`, `msg_receive` and the metrics, as
+//! `extern "C"` functions whose header, `include/msg_pool.h`, cbindgen generates from
 //! this crate and the core's `#[repr(C)]` types. The seed's calls (`pool_init`,
 //! `pool_try_alloc`, `pool_stats`, ...) act on the default pool (`msg_pool_set_default`).
 //!
@@ -23,7 +23,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `types.rs` | the C types defined here (`dispatcher_msg_t`, `pool_msg_t`, `dispatch_target_t`, `struct msg_pool`, `struct pool_config`) |
+//! | `types.rs` | the C types defined here (`dispatcher_msg_t`, `pool_msg_t`, `msg_target_t`, `struct msg_pool`, `struct pool_config`) |
 //! | `registry.rs` | the list of created pools, finding an entry's pool, the default pool |
 //! | `init.rs` | `msg_pool_init`, `msg_pool_set_default`, `pool_init`, `pool_init_ex` |
 //! | `alloc.rs` | allocation per pool and on the default pool |

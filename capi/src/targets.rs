@@ -4,7 +4,7 @@
 use crate::convert::{code, count, target, target_list, to_c, write_out};
 use crate::extern_port::ExternQueue;
 use crate::registry::pool_of;
-use crate::types::{dispatch_target_t, dispatcher_msg_t, k_msgq, pool_msg_t};
+use crate::types::{dispatcher_msg_t, k_msgq, msg_target_t, pool_msg_t};
 use core::ffi::c_int;
 use core::mem::size_of;
 use pool_core::metrics::TargetStats;
@@ -21,11 +21,11 @@ use pool_core::{Descriptor, Mode, PoolError, Queue, Target, Timeout};
 /// context; not while the target is in use (broadcast, receive, purge).
 ///
 /// # Safety
-/// `t` is NULL or points to writable `dispatch_target_t` storage; `q` is NULL or an
+/// `t` is NULL or points to writable `msg_target_t` storage; `q` is NULL or an
 /// initialised `k_msgq` that outlives the target's use.
 #[no_mangle]
-pub unsafe extern "C" fn dispatch_target_init(
-    t: *mut dispatch_target_t,
+pub unsafe extern "C" fn msg_target_init(
+    t: *mut msg_target_t,
     q: *mut k_msgq,
     mode: u8,
     id: u16,
@@ -39,7 +39,7 @@ pub unsafe extern "C" fn dispatch_target_init(
     };
     // SAFETY: `q` is an initialised queue that outlives the target (caller contract).
     let queue = unsafe { ExternQueue::new(q) };
-    // `dispatcher_receive` copies value items into a `dispatcher_msg_t`.
+    // `msg_receive` copies value items into a `dispatcher_msg_t`.
     if mode == Mode::Value && queue.item_size() > size_of::<dispatcher_msg_t>() {
         return code(Err(PoolError::BadTargetQueue));
     }
@@ -70,11 +70,11 @@ pub unsafe extern "C" fn dispatch_target_init(
 ///
 /// # Safety
 /// `targets` is NULL or points to `n_targets` readable pointers, each NULL or to a live
-/// `dispatch_target_t` not being re-initialised.
+/// `msg_target_t` not being re-initialised.
 #[no_mangle]
-pub unsafe extern "C" fn dispatcher_broadcast_ptr(
+pub unsafe extern "C" fn msg_broadcast(
     p: *mut pool_msg_t,
-    targets: *const *mut dispatch_target_t,
+    targets: *const *mut msg_target_t,
     n_targets: usize,
 ) -> c_int {
     let p = p.cast::<Descriptor>().cast_const();
@@ -110,11 +110,11 @@ pub unsafe extern "C" fn dispatcher_broadcast_ptr(
 /// queue held a pointer that is no pool's entry; it is dropped).
 ///
 /// # Safety
-/// `t` as for `dispatch_target_stats`; `out_ptr` is NULL or writable; `out_value` is NULL or
+/// `t` as for `msg_target_stats`; `out_ptr` is NULL or writable; `out_value` is NULL or
 /// points to a writable `dispatcher_msg_t`.
 #[no_mangle]
-pub unsafe extern "C" fn dispatcher_receive(
-    t: *mut dispatch_target_t,
+pub unsafe extern "C" fn msg_receive(
+    t: *mut msg_target_t,
     timeout_ms: i32,
     out_ptr: *mut *mut pool_msg_t,
     out_value: *mut dispatcher_msg_t,
@@ -166,9 +166,9 @@ pub unsafe extern "C" fn dispatcher_receive(
 /// uninitialised `t`). Thread context; the module must not be receiving meanwhile.
 ///
 /// # Safety
-/// As for `dispatch_target_stats`.
+/// As for `msg_target_stats`.
 #[no_mangle]
-pub unsafe extern "C" fn dispatch_target_purge(t: *mut dispatch_target_t) -> c_int {
+pub unsafe extern "C" fn msg_target_purge(t: *mut msg_target_t) -> c_int {
     // SAFETY: forwarded caller contract on `t`.
     let r = unsafe { target(t) }.and_then(|t| {
         t.drain_ptrs(|p| match pool_of(p) {
@@ -184,13 +184,10 @@ pub unsafe extern "C" fn dispatch_target_purge(t: *mut dispatch_target_t) -> c_i
 /// NULL `out`). ISR-safe.
 ///
 /// # Safety
-/// `t` is NULL or points to a live `dispatch_target_t` (zeroed or initialised) that is not
+/// `t` is NULL or points to a live `msg_target_t` (zeroed or initialised) that is not
 /// being re-initialised; `out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn dispatch_target_stats(
-    t: *const dispatch_target_t,
-    out: *mut TargetStats,
-) -> c_int {
+pub unsafe extern "C" fn msg_target_stats(t: *const msg_target_t, out: *mut TargetStats) -> c_int {
     if out.is_null() || !out.is_aligned() {
         return code(Err(PoolError::Null));
     }

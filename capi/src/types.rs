@@ -52,7 +52,7 @@ const _: () = {
 };
 
 /// A pool entry (the core's descriptor, in internal RAM): what pointer-mode queues carry and
-/// what `msg_ref`/`msg_unref`/`dispatcher_broadcast_ptr` take. Read the message through `msg`;
+/// what `msg_ref`/`msg_unref`/`msg_broadcast` take. Read the message through `msg`;
 /// never write the rest.
 #[repr(C)]
 pub struct pool_msg_t {
@@ -70,11 +70,11 @@ const _: () = {
 };
 
 /// A dispatch target: a module's queue plus its mode, as opaque storage. Initialise it with
-/// `dispatch_target_init`; a zero-initialised one is refused with -EINVAL by every call.
+/// `msg_target_init`; a zero-initialised one is refused with -EINVAL by every call.
 /// Do not copy or move an initialised target while it is in use. A target is not tied to a
 /// pool: it carries entries of any pool.
 #[repr(C)]
-pub struct dispatch_target_t {
+pub struct msg_target_t {
     /// Private.
     pub _private: [u32; 4],
     /// Private.
@@ -82,8 +82,8 @@ pub struct dispatch_target_t {
 }
 
 const _: () = {
-    assert!(size_of::<dispatch_target_t>() == size_of::<Target<ExternQueue>>());
-    assert!(align_of::<dispatch_target_t>() == align_of::<Target<ExternQueue>>());
+    assert!(size_of::<msg_target_t>() == size_of::<Target<ExternQueue>>());
+    assert!(align_of::<msg_target_t>() == align_of::<Target<ExternQueue>>());
 };
 
 /// Parameters of a pool: what `DISPATCHER_POOL_DEFINE` records and `pool_init_ex` takes.

@@ -33,8 +33,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "dispatcher_module.h"
-#include "dispatcher_pool.h"
+#include "msg_pool_module.h"
+#include "msg_pool.h"
 #include "dispatcher_pool_posix.h"
 
 #define ENTRIES 8
@@ -50,7 +50,7 @@ struct module {
     size_t depth;
     long work_us;               /* time spent per message */
     struct k_msgq q;
-    dispatch_target_t target;
+    msg_target_t target;
     dispatcher_msg_t *value_buf; /* value mode: a whole message, on the heap (not the stack) */
     pthread_t thread;
     /* Written by the module's thread only; read after it was joined. */
@@ -105,7 +105,7 @@ static void *module_thread(void *arg)
 {
     struct module *m = arg;
     for (;;) {
-        int rc = dispatcher_module_process_ex(&m->target, 20, m->value_buf, process_msg, m);
+        int rc = msg_module_process_ex(&m->target, 20, m->value_buf, process_msg, m);
         if (rc == -EAGAIN) {
             /* Nothing for 20 ms: stop once the producers are done (the queue is drained). */
             if (atomic_load(&producers_done) && dispatcher_port_msgq_len(&m->q) == 0) {
@@ -127,7 +127,7 @@ static long frames, drops, control_sent, producer_errors;
 static void *sensor_thread(void *arg)
 {
     (void)arg;
-    dispatch_target_t *to[] = {&modules[FAST].target, &modules[SLOW].target, &modules[LEGACY].target};
+    msg_target_t *to[] = {&modules[FAST].target, &modules[SLOW].target, &modules[LEGACY].target};
     uint8_t seq = 0;
     while (!atomic_load(&stop_producers)) {
         /* Streaming: never waits; the drop policy counts it in pool_drop_count when empty. */
@@ -139,7 +139,7 @@ static void *sensor_thread(void *arg)
             p->msg->message_len = PAYLOAD;
             memset(p->msg->data, seq, PAYLOAD);
             /* Consumes the producer's reference, whatever it returns. */
-            if (dispatcher_broadcast_ptr(p, to, 3) < 0) {
+            if (msg_broadcast(p, to, 3) < 0) {
                 producer_errors++;
             }
             frames++;
@@ -153,7 +153,7 @@ static void *sensor_thread(void *arg)
 static void *battery_thread(void *arg)
 {
     (void)arg;
-    dispatch_target_t *to[] = {&modules[BATTERY].target, &modules[FAST].target};
+    msg_target_t *to[] = {&modules[BATTERY].target, &modules[FAST].target};
     while (!atomic_load(&stop_producers)) {
         pool_msg_t *p = NULL;
         int rc = pool_alloc(500, &p); /* control: waits for an entry, up to 500 ms */
@@ -165,9 +165,9 @@ static void *battery_thread(void *arg)
         p->msg->source = BATTERY_ID;
         p->msg->message_len = 16;
         memset(p->msg->data, 0xB7, 16);
-        rc = dispatcher_broadcast_ptr(p, to, 2);
+        rc = msg_broadcast(p, to, 2);
         if (rc < 1) {
-            fprintf(stderr, "battery: dispatcher_broadcast_ptr: %d\n", rc);
+            fprintf(stderr, "battery: msg_broadcast: %d\n", rc);
             producer_errors++;
         }
         control_sent++;
@@ -204,7 +204,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!DISPATCHER_POOL_ABI_OK()) {
-        fprintf(stderr, "FAIL: dispatcher_pool.h does not match libdispatcher_pool.a "
+        fprintf(stderr, "FAIL: msg_pool.h does not match libdispatcher_pool.a "
                         "(DISPATCHER_TARGETS_MAX / DISPATCHER_PAYLOAD_MAX)\n");
         return 1;
     }
@@ -217,7 +217,7 @@ int main(int argc, char **argv)
         struct module *m = &modules[i];
         size_t item = m->mode == DISPATCH_MODE_POINTER ? sizeof(pool_msg_t *) : sizeof(dispatcher_msg_t);
         if (dispatcher_posix_msgq_init(&m->q, item, m->depth) != 0 ||
-            dispatch_target_init(&m->target, &m->q, m->mode, m->id) != 0) {
+            msg_target_init(&m->target, &m->q, m->mode, m->id) != 0) {
             fprintf(stderr, "FAIL: queue/target init of %s\n", m->name);
             return 1;
         }
@@ -258,8 +258,8 @@ int main(int argc, char **argv)
 
     for (size_t i = 0; i < N_MODULES; i++) {
         struct module *m = &modules[i];
-        struct dispatch_target_stats ts;
-        dispatch_target_stats(&m->target, &ts);
+        struct msg_target_stats ts;
+        msg_target_stats(&m->target, &ts);
         printf("  %-8s %s queue of %zu: delivered %u, refused (queue full) %u, processed %ld\n", m->name,
                m->mode == DISPATCH_MODE_POINTER ? "pointer" : "value", m->depth, ts.delivered, ts.failed,
                m->processed);
@@ -281,7 +281,7 @@ int main(int argc, char **argv)
     }
 
     static char json[2048];
-    dispatch_target_t *all[N_MODULES];
+    msg_target_t *all[N_MODULES];
     for (size_t i = 0; i < N_MODULES; i++) {
         all[i] = &modules[i].target;
     }

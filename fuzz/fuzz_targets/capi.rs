@@ -18,7 +18,7 @@
 //! model's free/held/heap counts, every pool's `msg_pool_stats` equal to the model's counters,
 //! the target counters and queue lengths, and that no entry is ever handed out while held.
 //! The seed's default-pool calls (`pool_alloc`, `pool_stats`, `pool_check`, `pool_leaks`,
-//! `pool_stats_json`, ...) act on `alpha`; `dispatch_target_init` is fed unfit queues too.
+//! `pool_stats_json`, ...) act on `alpha`; `msg_target_init` is fed unfit queues too.
 //! At the end of an input everything is released and every pool must be whole again.
 #![no_main]
 
@@ -26,7 +26,7 @@ use arbitrary::{Result, Unstructured};
 use c::descriptor::HOLDER_PRODUCER;
 use c::metrics::{Snapshot, TargetStats};
 use c::pool::{CheckReport, Leak, HOLDER_NONE};
-use c::{dispatch_target_t, dispatcher_msg_t, k_msgq, msg_pool, pool_config, pool_msg_t};
+use c::{dispatcher_msg_t, k_msgq, msg_pool, msg_target_t, pool_config, pool_msg_t};
 use c::{Descriptor, MsgHeader};
 use dispatcher_pool_capi as c;
 use libfuzzer_sys::fuzz_target;
@@ -452,7 +452,7 @@ enum Kind {
 }
 
 struct TargetM {
-    t: Box<dispatch_target_t>,
+    t: Box<msg_target_t>,
     q: Box<Msgq>,
     kind: Kind,
     id: u16,
@@ -462,7 +462,7 @@ struct TargetM {
 }
 
 impl TargetM {
-    fn ptr(&mut self) -> *mut dispatch_target_t {
+    fn ptr(&mut self) -> *mut msg_target_t {
         &mut *self.t
     }
 }
@@ -509,7 +509,7 @@ impl Fuzz {
             .enumerate()
             .map(|(k, &(kind, item, depth))| {
                 let mut t = TargetM {
-                    // SAFETY: all-zero bytes are a valid (uninitialised) dispatch_target_t.
+                    // SAFETY: all-zero bytes are a valid (uninitialised) msg_target_t.
                     t: Box::new(unsafe { zeroed() }),
                     q: Box::new(Msgq {
                         item,
@@ -529,7 +529,7 @@ impl Fuzz {
                 };
                 let q = &*t.q as *const Msgq as *mut k_msgq;
                 // SAFETY: writable target storage; the queue outlives the target's use.
-                let r = unsafe { c::dispatch_target_init(t.ptr(), q, mode, t.id) };
+                let r = unsafe { c::msg_target_init(t.ptr(), q, mode, t.id) };
                 assert_eq!(r, 0);
                 t
             })
@@ -956,13 +956,13 @@ fn step(f: &mut Fuzz, u: &mut Unstructured<'_>) -> Result<()> {
             let k = u.int_in_range(0..=5usize)?;
             if k == 5 {
                 // SAFETY: NULL is refused.
-                let r = unsafe { c::dispatch_target_purge(std::ptr::null_mut()) };
+                let r = unsafe { c::msg_target_purge(std::ptr::null_mut()) };
                 assert_eq!(r, -EINVAL);
                 return Ok(());
             }
             let tp = f.targets[k].ptr();
             // SAFETY: a live target of this input.
-            let r = unsafe { c::dispatch_target_purge(tp) };
+            let r = unsafe { c::msg_target_purge(tp) };
             match f.targets[k].kind {
                 Kind::Uninit => assert_eq!(r, -EINVAL),
                 Kind::Value => {
@@ -1013,7 +1013,7 @@ fn step(f: &mut Fuzz, u: &mut Unstructured<'_>) -> Result<()> {
                 f.targets[k].ptr()
             };
             // SAFETY: a live target or NULL; `ts` writable.
-            let r = unsafe { c::dispatch_target_stats(tp, &mut ts) };
+            let r = unsafe { c::msg_target_stats(tp, &mut ts) };
             if k == 5 || f.targets[k].kind == Kind::Uninit {
                 assert_eq!(r, -EINVAL);
             } else {
@@ -1173,7 +1173,7 @@ fn step(f: &mut Fuzz, u: &mut Unstructured<'_>) -> Result<()> {
             }
         }
         24 => {
-            // dispatch_target_init: every refusal is -EINVAL; a fitting queue is accepted.
+            // msg_target_init: every refusal is -EINVAL; a fitting queue is accepted.
             let whole = size_of::<dispatcher_msg_t>();
             let item = *u.choose(&[
                 0,
@@ -1196,9 +1196,9 @@ fn step(f: &mut Fuzz, u: &mut Unstructured<'_>) -> Result<()> {
             } else {
                 &*q as *const Msgq as *mut k_msgq
             };
-            // SAFETY: all-zero bytes are a valid dispatch_target_t.
-            let mut t: Box<dispatch_target_t> = Box::new(unsafe { zeroed() });
-            let tp: *mut dispatch_target_t = if u.ratio(1, 8)? {
+            // SAFETY: all-zero bytes are a valid msg_target_t.
+            let mut t: Box<msg_target_t> = Box::new(unsafe { zeroed() });
+            let tp: *mut msg_target_t = if u.ratio(1, 8)? {
                 std::ptr::null_mut()
             } else {
                 &mut *t
@@ -1215,10 +1215,10 @@ fn step(f: &mut Fuzz, u: &mut Unstructured<'_>) -> Result<()> {
             };
             // SAFETY: `tp` NULL or writable target storage; `qp` NULL or a queue that outlives
             // the target (both dropped together below).
-            assert_eq!(unsafe { c::dispatch_target_init(tp, qp, mode, 99) }, want);
+            assert_eq!(unsafe { c::msg_target_init(tp, qp, mode, 99) }, want);
             let mut s = TargetStats::default();
             // SAFETY: `t` is live (zeroed or initialised); `s` writable.
-            let r = unsafe { c::dispatch_target_stats(&*t, &mut s) };
+            let r = unsafe { c::msg_target_stats(&*t, &mut s) };
             if want == 0 {
                 assert_eq!((r, s.id, s.delivered, s.failed, s.queued), (0, 99, 0, 0, 0));
             } else {
@@ -1241,7 +1241,7 @@ fn step(f: &mut Fuzz, u: &mut Unstructured<'_>) -> Result<()> {
 fn target_list(
     f: &mut Fuzz,
     u: &mut Unstructured<'_>,
-) -> Result<(Vec<*mut dispatch_target_t>, Vec<usize>, bool, bool)> {
+) -> Result<(Vec<*mut msg_target_t>, Vec<usize>, bool, bool)> {
     let n = u.int_in_range(0..=6usize)?;
     let mut list = Vec::new();
     let mut idx = Vec::new();
@@ -1361,7 +1361,7 @@ fn broadcast(f: &mut Fuzz, u: &mut Unstructured<'_>) -> Result<()> {
     }
     // SAFETY: `lp` is NULL or `n` pointers, each NULL or a live target; `a` is anything (only
     // an entry we hold is a valid one, and only that is handed over).
-    let r = unsafe { c::dispatcher_broadcast_ptr(a as *mut pool_msg_t, lp, n) };
+    let r = unsafe { c::msg_broadcast(a as *mut pool_msg_t, lp, n) };
     assert_eq!(r, want, "broadcast of {a:#x} to {n} targets");
     Ok(())
 }
@@ -1392,7 +1392,7 @@ fn receive(f: &mut Fuzz, u: &mut Unstructured<'_>) -> Result<()> {
         &mut *value as *mut _
     };
     // SAFETY: a live target or NULL; the outputs are NULL or writable.
-    let r = unsafe { c::dispatcher_receive(tp, timeout, op, ov) };
+    let r = unsafe { c::msg_receive(tp, timeout, op, ov) };
     if !null_ptr_out && (k == 5 || r != 0 || f.targets[k].kind != Kind::Pointer) {
         assert!(
             out.is_null(),
@@ -1642,7 +1642,7 @@ fn invariants(f: &Fuzz) {
         if t.kind != Kind::Uninit {
             let mut s = TargetStats::default();
             // SAFETY: a live initialised target; `s` writable.
-            assert_eq!(unsafe { c::dispatch_target_stats(&*t.t, &mut s) }, 0);
+            assert_eq!(unsafe { c::msg_target_stats(&*t.t, &mut s) }, 0);
             assert_eq!(
                 (s.id, s.delivered, s.failed, s.queued as usize),
                 (t.id, t.delivered, t.failed, t.items.len())
@@ -1662,7 +1662,7 @@ fn finish(mut f: Fuzz) {
     for k in 0..4 {
         let tp = f.targets[k].ptr();
         // SAFETY: a live target of this input.
-        let r = unsafe { c::dispatch_target_purge(tp) };
+        let r = unsafe { c::msg_target_purge(tp) };
         let items: Vec<ItemM> = f.targets[k].items.drain(..).collect();
         assert_eq!(r as usize, items.len());
         for it in items {

@@ -4,7 +4,7 @@
  * run-time check is shown to catch a mismatch, not only to pass.
  */
 #include "check.h"
-#include "dispatcher_pool.h"
+#include "msg_pool.h"
 
 #ifndef EXPECT_ABI_OK
 #error "build with -DEXPECT_ABI_OK=0 or 1"

@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include "check.h"
-#include "dispatcher_module.h"
-#include "dispatcher_pool.h"
+#include "msg_pool_module.h"
+#include "msg_pool.h"
 #include "dispatcher_pool_posix.h"
 
 #define ENTRIES 8
@@ -63,9 +63,9 @@ static void before_init(void)
     pool_msg_t *out = (pool_msg_t *)&out;
     struct pool_stats s;
     struct pool_check_report r;
-    dispatch_target_t zero_target;
+    msg_target_t zero_target;
     memset(&zero_target, 0, sizeof zero_target);
-    dispatch_target_t *zt = &zero_target;
+    msg_target_t *zt = &zero_target;
     char buf[64];
 
     CHECK(pool_try_alloc() == NULL);
@@ -80,8 +80,8 @@ static void before_init(void)
     CHECK_EQ(pool_check(&r), -ENODEV);
     CHECK_EQ(pool_leaks(0, NULL, 0), -ENODEV);
     CHECK_EQ(pool_stats_json(buf, sizeof buf, NULL, 0), -ENODEV);
-    CHECK_EQ(dispatcher_broadcast_ptr(NULL, &zt, 1), -ENODEV);
-    CHECK_EQ(dispatcher_receive(zt, 0, &out, NULL), -EINVAL); /* the target is checked first */
+    CHECK_EQ(msg_broadcast(NULL, &zt, 1), -ENODEV);
+    CHECK_EQ(msg_receive(zt, 0, &out, NULL), -EINVAL); /* the target is checked first */
     CHECK(pool_msg_from_msg(NULL) == NULL);
 }
 
@@ -170,51 +170,51 @@ static void ref_saturation(void)
 }
 
 static struct k_msgq ptr_q, val_q;
-static dispatch_target_t ptr_target, val_target;
+static msg_target_t ptr_target, val_target;
 
 static void target_errors(void)
 {
     CHECK_EQ(dispatcher_posix_msgq_init(&ptr_q, sizeof(pool_msg_t *), 4), 0);
     CHECK_EQ(dispatcher_posix_msgq_init(&val_q, sizeof(dispatcher_msg_t), 2), 0);
-    CHECK_EQ(dispatch_target_init(NULL, &ptr_q, DISPATCH_MODE_POINTER, 1), -EINVAL);
-    CHECK_EQ(dispatch_target_init(&ptr_target, NULL, DISPATCH_MODE_POINTER, 1), -EINVAL);
+    CHECK_EQ(msg_target_init(NULL, &ptr_q, DISPATCH_MODE_POINTER, 1), -EINVAL);
+    CHECK_EQ(msg_target_init(&ptr_target, NULL, DISPATCH_MODE_POINTER, 1), -EINVAL);
     /* Item sizes that do not fit the mode. */
-    CHECK_EQ(dispatch_target_init(&ptr_target, &val_q, DISPATCH_MODE_POINTER, 1), -EINVAL);
+    CHECK_EQ(msg_target_init(&ptr_target, &val_q, DISPATCH_MODE_POINTER, 1), -EINVAL);
     struct k_msgq tiny_q;
     CHECK_EQ(dispatcher_posix_msgq_init(&tiny_q, 4, 2), 0);
-    CHECK_EQ(dispatch_target_init(&val_target, &tiny_q, DISPATCH_MODE_VALUE, 2), -EINVAL);
-    struct k_msgq huge_q; /* larger than dispatcher_msg_t: dispatcher_receive could not copy it out */
+    CHECK_EQ(msg_target_init(&val_target, &tiny_q, DISPATCH_MODE_VALUE, 2), -EINVAL);
+    struct k_msgq huge_q; /* larger than dispatcher_msg_t: msg_receive could not copy it out */
     CHECK_EQ(dispatcher_posix_msgq_init(&huge_q, sizeof(dispatcher_msg_t) + 64, 1), 0);
-    CHECK_EQ(dispatch_target_init(&val_target, &huge_q, DISPATCH_MODE_VALUE, 2), -EINVAL);
+    CHECK_EQ(msg_target_init(&val_target, &huge_q, DISPATCH_MODE_VALUE, 2), -EINVAL);
     dispatcher_posix_msgq_destroy(&tiny_q);
     dispatcher_posix_msgq_destroy(&huge_q);
 
-    CHECK_EQ(dispatch_target_init(&ptr_target, &ptr_q, DISPATCH_MODE_POINTER, 1), 0);
-    CHECK_EQ(dispatch_target_init(&val_target, &val_q, DISPATCH_MODE_VALUE, 2), 0);
+    CHECK_EQ(msg_target_init(&ptr_target, &ptr_q, DISPATCH_MODE_POINTER, 1), 0);
+    CHECK_EQ(msg_target_init(&val_target, &val_q, DISPATCH_MODE_VALUE, 2), 0);
 
     /* A zeroed target is refused by every call. */
-    dispatch_target_t zero_target;
+    msg_target_t zero_target;
     memset(&zero_target, 0, sizeof zero_target);
-    dispatch_target_t *zt = &zero_target;
-    struct dispatch_target_stats ts;
+    msg_target_t *zt = &zero_target;
+    struct msg_target_stats ts;
     pool_msg_t *out = NULL;
     dispatcher_msg_t *value = calloc(1, sizeof *value);
     char json[1024];
-    CHECK_EQ(dispatch_target_stats(&zero_target, &ts), -EINVAL);
-    CHECK_EQ(dispatch_target_stats(NULL, &ts), -EINVAL);
-    CHECK_EQ(dispatch_target_stats(&ptr_target, NULL), -EINVAL);
-    CHECK_EQ(dispatcher_receive(&zero_target, 0, &out, value), -EINVAL);
-    CHECK_EQ(dispatch_target_purge(&zero_target), -EINVAL);
+    CHECK_EQ(msg_target_stats(&zero_target, &ts), -EINVAL);
+    CHECK_EQ(msg_target_stats(NULL, &ts), -EINVAL);
+    CHECK_EQ(msg_target_stats(&ptr_target, NULL), -EINVAL);
+    CHECK_EQ(msg_receive(&zero_target, 0, &out, value), -EINVAL);
+    CHECK_EQ(msg_target_purge(&zero_target), -EINVAL);
     CHECK_EQ(pool_stats_json(json, sizeof json, &zt, 1), -EINVAL);
-    CHECK_EQ(dispatcher_module_process(&zero_target, 0, value, NULL), -EINVAL);
+    CHECK_EQ(msg_module_process(&zero_target, 0, value, NULL), -EINVAL);
     CHECK_POOL(0);
 
     /* Receive errors: nothing queued, missing output buffers. */
-    CHECK_EQ(dispatcher_receive(&ptr_target, 0, &out, NULL), -EAGAIN);
-    CHECK_EQ(dispatcher_receive(&ptr_target, 20, &out, NULL), -EAGAIN);
-    CHECK_EQ(dispatcher_receive(&ptr_target, 0, NULL, NULL), -EINVAL);
-    CHECK_EQ(dispatcher_receive(&val_target, 0, &out, NULL), -EINVAL);
-    CHECK_EQ(dispatcher_receive(&val_target, 0, NULL, value), -EAGAIN);
+    CHECK_EQ(msg_receive(&ptr_target, 0, &out, NULL), -EAGAIN);
+    CHECK_EQ(msg_receive(&ptr_target, 20, &out, NULL), -EAGAIN);
+    CHECK_EQ(msg_receive(&ptr_target, 0, NULL, NULL), -EINVAL);
+    CHECK_EQ(msg_receive(&val_target, 0, &out, NULL), -EINVAL);
+    CHECK_EQ(msg_receive(&val_target, 0, NULL, value), -EAGAIN);
 
     /* A pointer queue holding something that is not a pool entry. */
     struct pool_stats before = stats();
@@ -222,7 +222,7 @@ static void target_errors(void)
     pool_msg_t *fake_ptr = &fake;
     CHECK(dispatcher_port_msgq_put(&ptr_q, &fake_ptr, sizeof fake_ptr));
     out = (pool_msg_t *)&fake; /* must be cleared on error */
-    CHECK_EQ(dispatcher_receive(&ptr_target, 0, &out, NULL), -EFAULT);
+    CHECK_EQ(msg_receive(&ptr_target, 0, &out, NULL), -EFAULT);
     CHECK(out == NULL);
     /* No pool owns it: the default pool counts the refusal; nothing else changed. */
     CHECK_EQ(stats().invalid_unrefs - before.invalid_unrefs, 1);
@@ -232,28 +232,28 @@ static void target_errors(void)
 
 static void broadcast_errors(void)
 {
-    dispatch_target_t *both[2] = {&ptr_target, &val_target};
-    dispatch_target_t zero_target;
+    msg_target_t *both[2] = {&ptr_target, &val_target};
+    msg_target_t zero_target;
     memset(&zero_target, 0, sizeof zero_target);
-    dispatch_target_t *with_zero[2] = {&ptr_target, &zero_target};
-    dispatch_target_t *with_null[2] = {&ptr_target, NULL};
+    msg_target_t *with_zero[2] = {&ptr_target, &zero_target};
+    msg_target_t *with_null[2] = {&ptr_target, NULL};
     struct pool_stats before = stats();
 
     /* Refused broadcasts consume the producer's reference and count a drop. */
     pool_msg_t *p = alloc_with_len(DISPATCHER_PAYLOAD_MAX + 1);
-    CHECK_EQ(dispatcher_broadcast_ptr(p, both, 2), -EMSGSIZE);
+    CHECK_EQ(msg_broadcast(p, both, 2), -EMSGSIZE);
     CHECK_POOL(0);
     p = alloc_with_len(1);
-    CHECK_EQ(dispatcher_broadcast_ptr(p, both, 0), -EINVAL);
+    CHECK_EQ(msg_broadcast(p, both, 0), -EINVAL);
     CHECK_POOL(0);
     p = alloc_with_len(1);
-    CHECK_EQ(dispatcher_broadcast_ptr(p, NULL, 2), -EINVAL);
+    CHECK_EQ(msg_broadcast(p, NULL, 2), -EINVAL);
     CHECK_POOL(0);
     p = alloc_with_len(1);
-    CHECK_EQ(dispatcher_broadcast_ptr(p, with_zero, 2), -EINVAL);
+    CHECK_EQ(msg_broadcast(p, with_zero, 2), -EINVAL);
     CHECK_POOL(0);
     p = alloc_with_len(1);
-    CHECK_EQ(dispatcher_broadcast_ptr(p, with_null, 2), -EINVAL);
+    CHECK_EQ(msg_broadcast(p, with_null, 2), -EINVAL);
     CHECK_POOL(0);
     struct pool_stats mid = stats();
     CHECK_EQ(mid.pool_drop_count - before.pool_drop_count, 5);
@@ -261,11 +261,11 @@ static void broadcast_errors(void)
 
     /* Bad pointers change nothing. */
     pool_msg_t fake;
-    CHECK_EQ(dispatcher_broadcast_ptr(NULL, both, 2), -EINVAL);
-    CHECK_EQ(dispatcher_broadcast_ptr(&fake, both, 2), -EFAULT);
-    CHECK_EQ(dispatcher_broadcast_ptr(p, both, 2), -EINVAL); /* p is free now */
+    CHECK_EQ(msg_broadcast(NULL, both, 2), -EINVAL);
+    CHECK_EQ(msg_broadcast(&fake, both, 2), -EFAULT);
+    CHECK_EQ(msg_broadcast(p, both, 2), -EINVAL); /* p is free now */
     CHECK_EQ(stats().pool_drop_count, mid.pool_drop_count);
-    CHECK_EQ(dispatch_target_purge(&ptr_target), 0);
+    CHECK_EQ(msg_target_purge(&ptr_target), 0);
     CHECK_POOL(0);
 }
 
@@ -280,8 +280,8 @@ static void isr_and_exhaustion(void)
     CHECK_EQ(pool_alloc(0, &out), 0); /* no wait is allowed in an ISR */
     CHECK(out != NULL);
     CHECK_EQ(msg_unref(out), 0);
-    CHECK_EQ(dispatcher_receive(&ptr_target, 5, &out, NULL), -EPERM); /* no waiting in an ISR */
-    CHECK_EQ(dispatcher_receive(&ptr_target, 0, &out, NULL), -EAGAIN); /* empty, no wait: fine */
+    CHECK_EQ(msg_receive(&ptr_target, 5, &out, NULL), -EPERM); /* no waiting in an ISR */
+    CHECK_EQ(msg_receive(&ptr_target, 0, &out, NULL), -EAGAIN); /* empty, no wait: fine */
     dispatcher_posix_test_set_isr(false);
     CHECK_EQ(pool_alloc(0, NULL), -EINVAL);
     CHECK_POOL(0);
@@ -349,7 +349,7 @@ static void isr_and_exhaustion(void)
 
 static void json_and_misc(void)
 {
-    dispatch_target_t *both[2] = {&ptr_target, &val_target};
+    msg_target_t *both[2] = {&ptr_target, &val_target};
     char small[16];
     char json[2048];
     CHECK_EQ(pool_stats_json(small, sizeof small, both, 2), -ENOSPC);
@@ -378,16 +378,16 @@ static void json_and_misc(void)
     CHECK(pool_msg_from_msg(m) == NULL);
 
     /* Purge releases what a dead module left in its queue; value items are just dropped. */
-    dispatch_target_t *ptr_only[1] = {&ptr_target};
+    msg_target_t *ptr_only[1] = {&ptr_target};
     for (int i = 0; i < 3; i++) {
         p = alloc_with_len(3);
-        CHECK_EQ(dispatcher_broadcast_ptr(p, ptr_only, 1), 1);
+        CHECK_EQ(msg_broadcast(p, ptr_only, 1), 1);
     }
     p = alloc_with_len(3);
-    CHECK_EQ(dispatcher_broadcast_ptr(p, both, 2), 2);
+    CHECK_EQ(msg_broadcast(p, both, 2), 2);
     CHECK_POOL(4);
-    struct dispatch_target_stats ts;
-    CHECK_EQ(dispatch_target_stats(&ptr_target, &ts), 0);
+    struct msg_target_stats ts;
+    CHECK_EQ(msg_target_stats(&ptr_target, &ts), 0);
     CHECK_EQ(ts.queued, 4);
     CHECK_EQ(ts.id, 1);
     struct pool_leak leaks[4];
@@ -399,8 +399,8 @@ static void json_and_misc(void)
     CHECK_EQ(leaks[0].queued_at, 1); /* queued at target 1 */
     CHECK_EQ(leaks[0].queued, 1);
     CHECK_EQ(leaks[0].held_by, POOL_HOLDER_NONE);
-    CHECK_EQ(dispatch_target_purge(&ptr_target), 4);
-    CHECK_EQ(dispatch_target_purge(&val_target), 1);
+    CHECK_EQ(msg_target_purge(&ptr_target), 4);
+    CHECK_EQ(msg_target_purge(&val_target), 1);
     CHECK_EQ(stats().purged, 4); /* pool entries released; the value copy was no pool entry */
     CHECK_POOL(0);
     free(copy);

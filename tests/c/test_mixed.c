@@ -1,6 +1,6 @@
 /*
  * Mixed traffic: producer threads broadcast to pointer-mode and value-mode modules, whose
- * consumer threads receive through dispatcher_module.h. At the end every counter must add up
+ * consumer threads receive through msg_pool_module.h. At the end every counter must add up
  * and the pool must be back to empty.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -15,8 +15,8 @@
 #include <time.h>
 
 #include "check.h"
-#include "dispatcher_module.h"
-#include "dispatcher_pool.h"
+#include "msg_pool_module.h"
+#include "msg_pool.h"
 #include "dispatcher_pool_posix.h"
 
 #define ENTRIES 8
@@ -30,7 +30,7 @@ struct module {
     int id;
     bool value_mode;
     struct k_msgq q;
-    dispatch_target_t target;
+    msg_target_t target;
     dispatcher_msg_t *value_buf; /* value mode: heap, not the thread stack */
     pthread_t thread;
     /* Written by the module thread only; read after join. */
@@ -41,7 +41,7 @@ struct module {
 };
 
 static struct module modules[N_MODULES];
-static dispatch_target_t *targets[N_MODULES];
+static msg_target_t *targets[N_MODULES];
 static atomic_bool producers_done;
 
 /* Per-producer results, written by the producer thread only; read after join. */
@@ -125,7 +125,7 @@ static void *module_thread(void *arg)
 {
     struct module *mod = arg;
     for (;;) {
-        int rc = dispatcher_module_process_ex(&mod->target, 20, mod->value_buf, process_msg, mod);
+        int rc = msg_module_process_ex(&mod->target, 20, mod->value_buf, process_msg, mod);
         if (rc == -EAGAIN) {
             if (atomic_load(&producers_done)) {
                 break; /* nothing left: producers are done and the queue stayed empty 20 ms */
@@ -167,7 +167,7 @@ static void *producer_thread(void *arg)
             }
         }
         fill(p->msg, (uint16_t)pr->id, i * N_PRODUCERS + (uint32_t)pr->id);
-        int n = dispatcher_broadcast_ptr(p, targets, N_MODULES);
+        int n = msg_broadcast(p, targets, N_MODULES);
         CHECK(n >= 0 && n <= N_MODULES);
         pr->broadcasts++;
         if (i % 4 == 0) {
@@ -194,7 +194,7 @@ int main(void)
         mod->value_mode = i >= N_PTR;
         size_t item = mod->value_mode ? sizeof(dispatcher_msg_t) : sizeof(pool_msg_t *);
         CHECK_EQ(dispatcher_posix_msgq_init(&mod->q, item, mod->value_mode ? 4 : 8), 0);
-        CHECK_EQ(dispatch_target_init(&mod->target, &mod->q, mod->value_mode ? DISPATCH_MODE_VALUE : DISPATCH_MODE_POINTER,
+        CHECK_EQ(msg_target_init(&mod->target, &mod->q, mod->value_mode ? DISPATCH_MODE_VALUE : DISPATCH_MODE_POINTER,
                                       (uint16_t)(i + 1)),
                  0);
         mod->value_buf = mod->value_mode ? malloc(sizeof(dispatcher_msg_t)) : NULL;
@@ -226,8 +226,8 @@ int main(void)
     long received = 0, target_delivered = 0, target_failed = 0;
     for (int i = 0; i < N_MODULES; i++) {
         struct module *mod = &modules[i];
-        struct dispatch_target_stats ts;
-        CHECK_EQ(dispatch_target_stats(&mod->target, &ts), 0);
+        struct msg_target_stats ts;
+        CHECK_EQ(msg_target_stats(&mod->target, &ts), 0);
         CHECK_EQ(ts.delivered, mod->received); /* every delivered message was processed once */
         CHECK_EQ(ts.delivered + ts.failed, broadcasts);
         CHECK_EQ(ts.queued, 0);

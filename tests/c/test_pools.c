@@ -190,10 +190,10 @@ static void one_module_two_pools_and_value_copies(void)
     struct k_msgq ptr_q, val_q;
     CHECK_EQ(dispatcher_posix_msgq_init(&ptr_q, sizeof(pool_msg_t *), 8), 0);
     CHECK_EQ(dispatcher_posix_msgq_init(&val_q, sizeof(dispatcher_msg_t), 4), 0);
-    dispatch_target_t ptr_t, val_t;
-    CHECK_EQ(dispatch_target_init(&ptr_t, &ptr_q, DISPATCH_MODE_POINTER, 11), 0);
-    CHECK_EQ(dispatch_target_init(&val_t, &val_q, DISPATCH_MODE_VALUE, 12), 0);
-    dispatch_target_t *both[2] = {&ptr_t, &val_t};
+    msg_target_t ptr_t, val_t;
+    CHECK_EQ(msg_target_init(&ptr_t, &ptr_q, DISPATCH_MODE_POINTER, 11), 0);
+    CHECK_EQ(msg_target_init(&val_t, &val_q, DISPATCH_MODE_VALUE, 12), 0);
+    msg_target_t *both[2] = {&ptr_t, &val_t};
 
     /* One module set receives from both pools. */
     pool_msg_t *a = msg_pool_try_alloc(&streaming);
@@ -202,33 +202,33 @@ static void one_module_two_pools_and_value_copies(void)
     a->msg->message_len = 64;
     memset(b->msg->data, 0x5A, CTRL_LEN);
     b->msg->message_len = CTRL_LEN;
-    CHECK_EQ(dispatcher_broadcast_ptr(a, both, 2), 2);
-    CHECK_EQ(dispatcher_broadcast_ptr(b, both, 2), 2);
+    CHECK_EQ(msg_broadcast(a, both, 2), 2);
+    CHECK_EQ(msg_broadcast(b, both, 2), 2);
     /* Too long for streaming's 64 B payload: refused, consumed, counted as a drop. */
     pool_msg_t *big = msg_pool_try_alloc(&streaming);
     big->msg->message_len = 65;
-    CHECK_EQ(dispatcher_broadcast_ptr(big, both, 2), -EMSGSIZE);
+    CHECK_EQ(msg_broadcast(big, both, 2), -EMSGSIZE);
     CHECK_EQ(st(&streaming).pool_drop_count, 1);
 
     pool_msg_t *r = NULL;
-    CHECK_EQ(dispatcher_receive(&ptr_t, 0, &r, NULL), 0);
+    CHECK_EQ(msg_receive(&ptr_t, 0, &r, NULL), 0);
     CHECK(r == a && msg_pool_of(r) == &streaming);
     CHECK_EQ(msg_unref(r), 0);
-    CHECK_EQ(dispatcher_receive(&ptr_t, 0, &r, NULL), 0);
+    CHECK_EQ(msg_receive(&ptr_t, 0, &r, NULL), 0);
     CHECK(r == b && msg_pool_of(r) == &control);
     CHECK_EQ(msg_unref(r), 0);
 
     /* Value copies from a 64 B pool: header and payload, the rest of the item zero. */
     dispatcher_msg_t *v = malloc(sizeof *v);
     memset(v, 0xEE, sizeof *v);
-    CHECK_EQ(dispatcher_receive(&val_t, 0, NULL, v), 0);
+    CHECK_EQ(msg_receive(&val_t, 0, NULL, v), 0);
     CHECK_EQ(v->message_len, 64);
     int ok = 1;
     for (int i = 0; i < DISPATCHER_PAYLOAD_MAX; i++) {
         ok &= v->data[i] == (i < 64 ? 0xA5 : 0);
     }
     CHECK(ok);
-    CHECK_EQ(dispatcher_receive(&val_t, 0, NULL, v), 0);
+    CHECK_EQ(msg_receive(&val_t, 0, NULL, v), 0);
     CHECK_EQ(v->message_len, CTRL_LEN);
     CHECK(v->data[CTRL_LEN - 1] == 0x5A && v->data[CTRL_LEN] == 0);
     free(v);
@@ -243,25 +243,25 @@ static void leak_report_blames_the_stuck_queue(void)
     struct k_msgq fast_q, stuck_q;
     CHECK_EQ(dispatcher_posix_msgq_init(&fast_q, sizeof(pool_msg_t *), 16), 0);
     CHECK_EQ(dispatcher_posix_msgq_init(&stuck_q, sizeof(pool_msg_t *), 16), 0);
-    dispatch_target_t fast, stuck;
-    CHECK_EQ(dispatch_target_init(&fast, &fast_q, DISPATCH_MODE_POINTER, 11), 0);
-    CHECK_EQ(dispatch_target_init(&stuck, &stuck_q, DISPATCH_MODE_POINTER, 12), 0);
-    dispatch_target_t *both[2] = {&fast, &stuck};
+    msg_target_t fast, stuck;
+    CHECK_EQ(msg_target_init(&fast, &fast_q, DISPATCH_MODE_POINTER, 11), 0);
+    CHECK_EQ(msg_target_init(&stuck, &stuck_q, DISPATCH_MODE_POINTER, 12), 0);
+    msg_target_t *both[2] = {&fast, &stuck};
     for (int i = 0; i < 8; i++) {
         pool_msg_t *p = msg_pool_try_alloc(&streaming);
         p->msg->message_len = 1;
-        CHECK_EQ(dispatcher_broadcast_ptr(p, both, 2), 2);
+        CHECK_EQ(msg_broadcast(p, both, 2), 2);
     }
     /* The fast module takes and releases every one; the stuck one never receives. */
     pool_msg_t *r;
-    while (dispatcher_receive(&fast, 0, &r, NULL) == 0) {
+    while (msg_receive(&fast, 0, &r, NULL) == 0) {
         CHECK_EQ(msg_unref(r), 0);
     }
     /* One more, which the fast module keeps. */
     pool_msg_t *p = msg_pool_try_alloc(&streaming);
     p->msg->message_len = 1;
-    CHECK_EQ(dispatcher_broadcast_ptr(p, both, 2), 2);
-    CHECK_EQ(dispatcher_receive(&fast, 0, &r, NULL), 0);
+    CHECK_EQ(msg_broadcast(p, both, 2), 2);
+    CHECK_EQ(msg_receive(&fast, 0, &r, NULL), 0);
 
     struct pool_leak leaks[16];
     CHECK_EQ(msg_pool_leaks(&streaming, 0, both, 2, leaks, 16), 9);
@@ -275,7 +275,7 @@ static void leak_report_blames_the_stuck_queue(void)
     CHECK_EQ(queued_at_12, 8); /* blamed on the stuck queue, not on target 11 */
     CHECK_EQ(kept, 1);         /* queued at 12 and held by 11 */
     CHECK_EQ(msg_unref(r), 0);
-    CHECK_EQ(dispatch_target_purge(&stuck), 9);
+    CHECK_EQ(msg_target_purge(&stuck), 9);
     check_clean(&streaming);
     dispatcher_posix_msgq_destroy(&fast_q);
     dispatcher_posix_msgq_destroy(&stuck_q);

@@ -1,6 +1,6 @@
 /*
  * dispatcher_pool_zephyr.h: Zephyr-only additions of the dispatcher-pool module (the portable
- * API is dispatcher_pool.h; the OS port it calls is zephyr/dispatcher_pool_port.c).
+ * API is msg_pool.h; the OS port it calls is zephyr/dispatcher_pool_port.c).
  *
  * Pools are defined at file scope, like K_MEM_SLAB_DEFINE or NET_BUF_POOL_FIXED_DEFINE:
  *
@@ -28,7 +28,7 @@
 #include <zephyr/sys/iterable_sections.h>
 #include <zephyr/toolchain.h>
 
-#include "dispatcher_pool.h"
+#include "msg_pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -199,7 +199,7 @@ int dispatcher_pool_boot_status(void);
  * queues too. The array must stay valid; NULL/0 removes them. At most
  * DISPATCHER_JSON_TARGETS_MAX are used.
  */
-void dispatcher_pool_shell_set_targets(dispatch_target_t *const *targets, size_t n);
+void dispatcher_pool_shell_set_targets(msg_target_t *const *targets, size_t n);
 
 #ifdef __cplusplus
 }

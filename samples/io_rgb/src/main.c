@@ -6,7 +6,7 @@
  * The queue buffers come from the system heap (k_msgq_alloc_init), so the kernel's own heap
  * statistics (sys_heap_runtime_stats_get on _system_heap, CONFIG_SYS_HEAP_RUNTIME_STATS)
  * show what each mode takes. Value mode also needs one receive buffer of
- * sizeof(dispatcher_msg_t) per module (DISPATCHER_MODULE_VALUE_BUFFER); pointer mode none.
+ * sizeof(dispatcher_msg_t) per module (MSG_MODULE_VALUE_BUFFER); pointer mode none.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -16,8 +16,8 @@
 #include <zephyr/sys/printk.h>
 #include <zephyr/sys/sys_heap.h>
 
-#include <dispatcher_pool.h>
-#include <dispatcher_module.h>
+#include <msg_pool.h>
+#include <msg_pool_module.h>
 #include <dispatcher_pool_zephyr.h>
 
 #ifdef CONFIG_ARCH_POSIX
@@ -39,13 +39,13 @@ static const uint16_t module_ids[N_MODULES] = {ID_LED_MATRIX, ID_ENCODER, ID_REC
 static const char *const module_names[N_MODULES] = {"led_matrix", "encoder", "recorder"};
 
 static struct k_msgq queues[N_MODULES];
-static dispatch_target_t targets[N_MODULES];
-static dispatch_target_t *const target_list[N_MODULES] = {&targets[0], &targets[1], &targets[2]};
+static msg_target_t targets[N_MODULES];
+static msg_target_t *const target_list[N_MODULES] = {&targets[0], &targets[1], &targets[2]};
 
 /* Value mode only: the modules' receive buffers (one whole message each, static, not stack). */
-DISPATCHER_MODULE_VALUE_BUFFER(value_buf0);
-DISPATCHER_MODULE_VALUE_BUFFER(value_buf1);
-DISPATCHER_MODULE_VALUE_BUFFER(value_buf2);
+MSG_MODULE_VALUE_BUFFER(value_buf0);
+MSG_MODULE_VALUE_BUFFER(value_buf1);
+MSG_MODULE_VALUE_BUFFER(value_buf2);
 static dispatcher_msg_t *const value_bufs[N_MODULES] = {&value_buf0, &value_buf1, &value_buf2};
 
 K_THREAD_STACK_ARRAY_DEFINE(module_stacks, N_MODULES, 1024);
@@ -94,7 +94,7 @@ static void module_thread(void *a, void *b, void *c)
 	dispatcher_msg_t *value_buf = b; /* NULL in pointer mode */
 
 	for (;;) {
-		int rc = dispatcher_module_process_ex(&targets[idx], 50, value_buf, rgb_process_msg,
+		int rc = msg_module_process_ex(&targets[idx], 50, value_buf, rgb_process_msg,
 						      (void *)(intptr_t)idx);
 		if (rc == -EAGAIN) {
 			if (stop_modules) {
@@ -157,9 +157,9 @@ static void run(enum dispatch_mode mode, struct run_result *r)
 			error("k_msgq_alloc_init", rc);
 			return;
 		}
-		rc = dispatch_target_init(&targets[i], &queues[i], mode, module_ids[i]);
+		rc = msg_target_init(&targets[i], &queues[i], mode, module_ids[i]);
 		if (rc != 0) {
-			error("dispatch_target_init", rc);
+			error("msg_target_init", rc);
 			return;
 		}
 	}
@@ -197,10 +197,10 @@ static void run(enum dispatch_mode mode, struct run_result *r)
 		for (size_t i = sizeof(f); i < FRAME_BYTES; i++) {
 			m->data[i] = pixel(f, i);
 		}
-		int n = dispatcher_broadcast_ptr(p, target_list, N_MODULES);
+		int n = msg_broadcast(p, target_list, N_MODULES);
 
 		if (n != N_MODULES) {
-			error("dispatcher_broadcast_ptr", n);
+			error("msg_broadcast", n);
 		}
 		k_msleep(10); /* a frame every 10 ms; the modules keep up */
 	}
@@ -210,9 +210,9 @@ static void run(enum dispatch_mode mode, struct run_result *r)
 		k_thread_join(&module_threads[i], K_FOREVER);
 	}
 	for (int i = 0; i < N_MODULES; i++) {
-		struct dispatch_target_stats ts;
+		struct msg_target_stats ts;
 
-		if (dispatch_target_stats(&targets[i], &ts) == 0) {
+		if (msg_target_stats(&targets[i], &ts) == 0) {
 			r->delivered += ts.delivered;
 			if (ts.delivered != (uint32_t)atomic_get(&processed[i]) || ts.failed != 0) {
 				error("delivered/processed mismatch", -EIO);

@@ -3,9 +3,9 @@
  * control path must never lose a message.
  *
  *  - line sensor (streaming): bursts of samples every tick, pool_try_alloc() and
- *    dispatcher_broadcast_ptr() to three modules on pointer queues. When the pool is empty
+ *    msg_broadcast() to three modules on pointer queues. When the pool is empty
  *    the sample is dropped (never waits).
- *  - modules (dispatcher_module.h, unchanged process_msg handlers):
+ *  - modules (msg_pool_module.h, unchanged process_msg handlers):
  *      display  fast
  *      logger   fast
  *      storage  deliberately slow (sleeps per message): its queue fills up, it holds entries,
@@ -23,8 +23,8 @@
 #include <zephyr/kernel.h>
 #include <zephyr/sys/printk.h>
 
-#include <dispatcher_pool.h>
-#include <dispatcher_module.h>
+#include <msg_pool.h>
+#include <msg_pool_module.h>
 #include <dispatcher_pool_zephyr.h>
 
 #ifdef CONFIG_ARCH_POSIX
@@ -55,10 +55,10 @@ K_MSGQ_DEFINE(logger_q, sizeof(pool_msg_t *), 8, sizeof(void *));
 K_MSGQ_DEFINE(storage_q, sizeof(pool_msg_t *), 8, sizeof(void *));
 K_MSGQ_DEFINE(battery_q, sizeof(pool_msg_t *), 8, sizeof(void *));
 
-static dispatch_target_t display_t, logger_t, storage_t, battery_t;
-static dispatch_target_t *const stream_targets[] = {&display_t, &logger_t, &storage_t};
-static dispatch_target_t *const control_targets[] = {&battery_t};
-static dispatch_target_t *const all_targets[] = {&display_t, &logger_t, &storage_t, &battery_t};
+static msg_target_t display_t, logger_t, storage_t, battery_t;
+static msg_target_t *const stream_targets[] = {&display_t, &logger_t, &storage_t};
+static msg_target_t *const control_targets[] = {&battery_t};
+static msg_target_t *const all_targets[] = {&display_t, &logger_t, &storage_t, &battery_t};
 static const char *const target_names[] = {"display", "logger", "storage", "battery"};
 
 /* ---- counters ----------------------------------------------------------------------------- */
@@ -163,8 +163,8 @@ static void battery_process_msg(const dispatcher_msg_t *msg)
 
 /* One thread per module: the loop every module runs, whatever its queue mode. */
 struct module {
-	dispatch_target_t *target;
-	dispatcher_process_fn process_msg;
+	msg_target_t *target;
+	msg_process_fn process_msg;
 	const char *name;
 };
 
@@ -174,7 +174,7 @@ static void module_thread(void *arg, void *b, void *c)
 	const struct module *m = arg;
 
 	for (;;) {
-		int rc = dispatcher_module_process(m->target, 100, NULL, m->process_msg);
+		int rc = msg_module_process(m->target, 100, NULL, m->process_msg);
 
 		if (rc == -EAGAIN) {
 			if (stop_modules) {
@@ -210,10 +210,10 @@ static void line_sensor_thread(void *a, void *b, void *c)
 				continue;
 			}
 			fill_sample(p->msg, seq++);
-			int n = dispatcher_broadcast_ptr(p, stream_targets, ARRAY_SIZE(stream_targets));
+			int n = msg_broadcast(p, stream_targets, ARRAY_SIZE(stream_targets));
 
 			if (n < 0) {
-				error("dispatcher_broadcast_ptr(stream)", n);
+				error("msg_broadcast(stream)", n);
 			} else if (n == 0) {
 				atomic_inc(&stream_unreceived); /* every queue full: a drop */
 			} else {
@@ -245,11 +245,11 @@ static void battery_control_thread(void *a, void *b, void *c)
 		p->msg->message_len = sizeof(seq);
 		memcpy(p->msg->data, &seq, sizeof(seq));
 		atomic_inc(&control_sent);
-		int n = dispatcher_broadcast_ptr(p, control_targets, ARRAY_SIZE(control_targets));
+		int n = msg_broadcast(p, control_targets, ARRAY_SIZE(control_targets));
 
 		if (n != 1) {
 			atomic_inc(&control_lost);
-			error("dispatcher_broadcast_ptr(control)", n);
+			error("msg_broadcast(control)", n);
 		}
 		k_msleep(CONTROL_PERIOD_MS);
 	}
@@ -322,7 +322,7 @@ static void print_leaks(void)
 static int init_targets(void)
 {
 	static const struct {
-		dispatch_target_t *t;
+		msg_target_t *t;
 		struct k_msgq *q;
 		uint16_t id;
 	} tab[] = {
@@ -333,10 +333,10 @@ static int init_targets(void)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(tab); i++) {
-		int rc = dispatch_target_init(tab[i].t, tab[i].q, DISPATCH_MODE_POINTER, tab[i].id);
+		int rc = msg_target_init(tab[i].t, tab[i].q, DISPATCH_MODE_POINTER, tab[i].id);
 
 		if (rc != 0) {
-			error("dispatch_target_init", rc);
+			error("msg_target_init", rc);
 			return rc;
 		}
 	}
@@ -422,11 +422,11 @@ int main(void)
 		error("control sent != received", -EIO);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(all_targets); i++) {
-		struct dispatch_target_stats ts;
+		struct msg_target_stats ts;
 
-		rc = dispatch_target_stats(all_targets[i], &ts);
+		rc = msg_target_stats(all_targets[i], &ts);
 		if (rc != 0) {
-			error("dispatch_target_stats", rc);
+			error("msg_target_stats", rc);
 			continue;
 		}
 		printk("  module %-8s delivered=%u failed=%u processed=%ld\n", target_names[i],

@@ -13,7 +13,7 @@
 #include <zephyr/net/socket.h>
 #include <zephyr/sys/printk.h>
 
-#include <dispatcher_pool.h>
+#include <msg_pool.h>
 #include <dispatcher_pool_zephyr.h>
 
 #include "traffic.h"

@@ -9,8 +9,8 @@
 #include <zephyr/kernel.h>
 #include <zephyr/sys/printk.h>
 
-#include <dispatcher_pool.h>
-#include <dispatcher_module.h>
+#include <msg_pool.h>
+#include <msg_pool_module.h>
 
 #include "traffic.h"
 
@@ -24,8 +24,8 @@ K_MSGQ_DEFINE(fast_q, sizeof(pool_msg_t *), 8, sizeof(void *));
 K_MSGQ_DEFINE(logger_q, sizeof(pool_msg_t *), 8, sizeof(void *));
 K_MSGQ_DEFINE(slow_q, sizeof(pool_msg_t *), 8, sizeof(void *));
 
-static dispatch_target_t fast_t, logger_t, slow_t;
-dispatch_target_t *const traffic_targets[TRAFFIC_TARGETS] = {&fast_t, &logger_t, &slow_t};
+static msg_target_t fast_t, logger_t, slow_t;
+msg_target_t *const traffic_targets[TRAFFIC_TARGETS] = {&fast_t, &logger_t, &slow_t};
 
 static atomic_t errors;
 
@@ -43,10 +43,10 @@ static void slow_process_msg(const dispatcher_msg_t *msg)
 static void module_thread(void *target, void *slow, void *c)
 {
 	ARG_UNUSED(c);
-	dispatcher_process_fn fn = slow != NULL ? slow_process_msg : fast_process_msg;
+	msg_process_fn fn = slow != NULL ? slow_process_msg : fast_process_msg;
 
 	for (;;) {
-		int rc = dispatcher_module_process(target, DISPATCHER_WAIT_FOREVER, NULL, fn);
+		int rc = msg_module_process(target, DISPATCHER_WAIT_FOREVER, NULL, fn);
 
 		if (rc != 0 && rc != -EAGAIN) {
 			atomic_inc(&errors);
@@ -74,11 +74,11 @@ static void producer_thread(void *a, void *b, void *c)
 			memset(p->msg->data, (int)(seq & 0xff), MSG_BYTES);
 			memcpy(p->msg->data, &seq, sizeof(seq));
 			seq++;
-			int n = dispatcher_broadcast_ptr(p, traffic_targets, TRAFFIC_TARGETS);
+			int n = msg_broadcast(p, traffic_targets, TRAFFIC_TARGETS);
 
 			if (n < 0) {
 				atomic_inc(&errors);
-				printk("ERROR: dispatcher_broadcast_ptr: %d\n", n);
+				printk("ERROR: msg_broadcast: %d\n", n);
 			}
 		}
 		k_msleep(10);
@@ -95,10 +95,10 @@ int traffic_start(void)
 	const uint16_t ids[TRAFFIC_TARGETS] = {ID_FAST, ID_LOGGER, ID_SLOW};
 
 	for (int i = 0; i < TRAFFIC_TARGETS; i++) {
-		int rc = dispatch_target_init(traffic_targets[i], queues[i], DISPATCH_MODE_POINTER,
+		int rc = msg_target_init(traffic_targets[i], queues[i], DISPATCH_MODE_POINTER,
 					      ids[i]);
 		if (rc != 0) {
-			printk("ERROR: dispatch_target_init: %d\n", rc);
+			printk("ERROR: msg_target_init: %d\n", rc);
 			return rc;
 		}
 	}

@@ -2,12 +2,12 @@
 #ifndef METRICS_HTTP_TRAFFIC_H
 #define METRICS_HTTP_TRAFFIC_H
 
-#include <dispatcher_pool.h>
+#include <msg_pool.h>
 
 #define TRAFFIC_TARGETS 3
 
 /** The modules' targets, for pool_stats_json(). */
-extern dispatch_target_t *const traffic_targets[TRAFFIC_TARGETS];
+extern msg_target_t *const traffic_targets[TRAFFIC_TARGETS];
 
 /** Initialises the targets and starts the producer and module threads. */
 int traffic_start(void);

@@ -1,18 +1,18 @@
 /*
  * A C module in the Rust application: an unchanged process_msg(), driven by
- * dispatcher_module_process() on its own pointer queue. The Rust code broadcasts to this queue.
+ * msg_module_process() on its own pointer queue. The Rust code broadcasts to this queue.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <zephyr/kernel.h>
 
-#include <dispatcher_pool.h>
-#include <dispatcher_module.h>
+#include <msg_pool.h>
+#include <msg_pool_module.h>
 
 K_MSGQ_DEFINE(rust_q, sizeof(pool_msg_t *), 4, sizeof(void *)); /* received by Rust */
 K_MSGQ_DEFINE(c_q, sizeof(pool_msg_t *), 4, sizeof(void *));    /* received by the C module */
 
-static dispatch_target_t c_target;
+static msg_target_t c_target;
 static int c_received, c_bad;
 
 /* The queues, for the Rust side's targets. */
@@ -33,7 +33,7 @@ static void c_process_msg(const dispatcher_msg_t *msg)
 
 int c_module_init(void)
 {
-	return dispatch_target_init(&c_target, &c_q, DISPATCH_MODE_POINTER, 200);
+	return msg_target_init(&c_target, &c_q, DISPATCH_MODE_POINTER, 200);
 }
 
 /* Processes everything queued for the C module; returns how many good messages it has
@@ -42,7 +42,7 @@ int c_module_drain(void)
 {
 	int rc;
 
-	while ((rc = dispatcher_module_process(&c_target, DISPATCHER_NO_WAIT, NULL,
+	while ((rc = msg_module_process(&c_target, DISPATCHER_NO_WAIT, NULL,
 					       c_process_msg)) == 0) {
 	}
 	if (rc != -EAGAIN) {

@@ -5,7 +5,7 @@
 //! `dispatcher_pool_capi::default_pool()`, which re-exports the core's Rust API: `Msg` handles
 //! (dropping one releases its reference), `Target`s over the C `k_msgq`s, `broadcast`,
 //! `receive`, `snapshot`. A C module (src/c_module.c) receives on one of the two targets with
-//! dispatcher_module.h, so one message is shared by Rust and C.
+//! msg_pool_module.h, so one message is shared by Rust and C.
 #![no_std]
 
 extern crate alloc;

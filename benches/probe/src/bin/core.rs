@@ -123,7 +123,11 @@ pub extern "C" fn dp_try_alloc_or(heap: bool) -> *const Descriptor {
 #[no_mangle]
 pub extern "C" fn dp_ref(p: *const Descriptor) -> i32 {
     // SAFETY: the C contract of `msg_ref`: the caller holds a reference.
-    code(pool().and_then(|pool| unsafe { pool.ref_raw(p) }).map(|_| ()))
+    code(
+        pool()
+            .and_then(|pool| unsafe { pool.ref_raw(p) })
+            .map(|_| ()),
+    )
 }
 
 /// `msg_unref`.
@@ -155,7 +159,7 @@ pub unsafe extern "C" fn dp_target_init(
     }))
 }
 
-/// `dispatcher_broadcast_ptr`.
+/// `msg_broadcast`.
 ///
 /// # Safety
 /// `targets` points to `n` valid target references.

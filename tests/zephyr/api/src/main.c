@@ -9,8 +9,8 @@
 #include <zephyr/kernel.h>
 #include <zephyr/ztest.h>
 
-#include "dispatcher_module.h"
-#include "dispatcher_pool.h"
+#include "msg_pool_module.h"
+#include "msg_pool.h"
 #include "dispatcher_pool_zephyr.h"
 
 #define ENTRIES CONFIG_DISPATCHER_POOL_ENTRIES
@@ -20,9 +20,9 @@ K_MSGQ_DEFINE(ptr_q2, sizeof(pool_msg_t *), 8, sizeof(void *));
 K_MSGQ_DEFINE(val_q, sizeof(dispatcher_msg_t), 2, sizeof(void *));
 K_MSGQ_DEFINE(small_q, sizeof(pool_msg_t *), 2, sizeof(void *));
 
-static dispatch_target_t t1, t2, tv, ts;
-static dispatch_target_t *const ptr_targets[] = {&t1, &t2};
-static dispatch_target_t *const all_targets[] = {&t1, &t2, &tv};
+static msg_target_t t1, t2, tv, ts;
+static msg_target_t *const ptr_targets[] = {&t1, &t2};
+static msg_target_t *const all_targets[] = {&t1, &t2, &tv};
 static dispatcher_msg_t value_buf;
 
 static struct pool_stats stats(void)
@@ -47,21 +47,21 @@ static void *setup(void)
 {
 	zassert_ok(dispatcher_pool_boot_status(), "boot init failed");
 	zassert_true(DISPATCHER_POOL_ABI_OK());
-	zassert_ok(dispatch_target_init(&t1, &ptr_q1, DISPATCH_MODE_POINTER, 1));
-	zassert_ok(dispatch_target_init(&t2, &ptr_q2, DISPATCH_MODE_POINTER, 2));
+	zassert_ok(msg_target_init(&t1, &ptr_q1, DISPATCH_MODE_POINTER, 1));
+	zassert_ok(msg_target_init(&t2, &ptr_q2, DISPATCH_MODE_POINTER, 2));
 	/* Value mode: whole dispatcher_msg_t items (messages of any pool fit). */
-	zassert_ok(dispatch_target_init(&tv, &val_q, DISPATCH_MODE_VALUE, 3));
-	zassert_ok(dispatch_target_init(&ts, &small_q, DISPATCH_MODE_POINTER, 4));
+	zassert_ok(msg_target_init(&tv, &val_q, DISPATCH_MODE_VALUE, 3));
+	zassert_ok(msg_target_init(&ts, &small_q, DISPATCH_MODE_POINTER, 4));
 	return NULL;
 }
 
 static void after(void *f)
 {
 	ARG_UNUSED(f);
-	(void)dispatch_target_purge(&t1);
-	(void)dispatch_target_purge(&t2);
-	(void)dispatch_target_purge(&tv);
-	(void)dispatch_target_purge(&ts);
+	(void)msg_target_purge(&t1);
+	(void)msg_target_purge(&t2);
+	(void)msg_target_purge(&tv);
+	(void)msg_target_purge(&ts);
 	assert_idle();
 }
 
@@ -129,16 +129,16 @@ ZTEST(dispatcher_pool_api, test_broadcast_pointer_and_value)
 	p->msg->source = 7;
 	p->msg->message_len = 5;
 	memcpy(p->msg->data, "hello", 5);
-	zassert_equal(dispatcher_broadcast_ptr(p, all_targets, ARRAY_SIZE(all_targets)), 3);
+	zassert_equal(msg_broadcast(p, all_targets, ARRAY_SIZE(all_targets)), 3);
 	zassert_equal(stats().pool_in_use, 1); /* two pointer targets hold it */
 
-	zassert_ok(dispatcher_receive(&t1, 0, &got, NULL));
+	zassert_ok(msg_receive(&t1, 0, &got, NULL));
 	zassert_equal(got, p);
 	zassert_equal(memcmp(got->msg->data, "hello", 5), 0);
 	zassert_ok(msg_unref(got));
-	zassert_ok(dispatcher_receive(&t2, 100, &got, NULL));
+	zassert_ok(msg_receive(&t2, 100, &got, NULL));
 	zassert_ok(msg_unref(got));
-	zassert_ok(dispatcher_receive(&tv, 0, &got, &value_buf));
+	zassert_ok(msg_receive(&tv, 0, &got, &value_buf));
 	zassert_is_null(got);
 	zassert_equal(value_buf.source, 7);
 	zassert_equal(memcmp(value_buf.data, "hello", 5), 0);
@@ -148,9 +148,9 @@ ZTEST(dispatcher_pool_api, test_broadcast_pointer_and_value)
 	zassert_equal(s.pool_in_use, 0);
 	zassert_equal(s.broadcasts - before.broadcasts, 1);
 
-	struct dispatch_target_stats ts;
+	struct msg_target_stats ts;
 
-	zassert_ok(dispatch_target_stats(&t1, &ts));
+	zassert_ok(msg_target_stats(&t1, &ts));
 	zassert_equal(ts.id, 1);
 	zassert_true(ts.delivered >= 1);
 	zassert_equal(ts.queued, 0);
@@ -170,11 +170,11 @@ ZTEST(dispatcher_pool_api, test_module_helper)
 
 	zassert_not_null(p);
 	p->msg->message_len = 3;
-	zassert_equal(dispatcher_broadcast_ptr(p, ptr_targets, 2), 2);
+	zassert_equal(msg_broadcast(p, ptr_targets, 2), 2);
 	processed = 0;
-	zassert_ok(dispatcher_module_process(&t1, DISPATCHER_NO_WAIT, NULL, process_msg));
-	zassert_ok(dispatcher_module_process(&t2, DISPATCHER_NO_WAIT, NULL, process_msg));
-	zassert_equal(dispatcher_module_process(&t2, DISPATCHER_NO_WAIT, NULL, process_msg),
+	zassert_ok(msg_module_process(&t1, DISPATCHER_NO_WAIT, NULL, process_msg));
+	zassert_ok(msg_module_process(&t2, DISPATCHER_NO_WAIT, NULL, process_msg));
+	zassert_equal(msg_module_process(&t2, DISPATCHER_NO_WAIT, NULL, process_msg),
 		      -EAGAIN);
 	zassert_equal(processed, 2);
 }
@@ -182,7 +182,7 @@ ZTEST(dispatcher_pool_api, test_module_helper)
 ZTEST(dispatcher_pool_api, test_zero_receivers_is_a_drop)
 {
 	struct pool_stats before = stats();
-	dispatch_target_t *const small[] = {&ts};
+	msg_target_t *const small[] = {&ts};
 
 	/* small_q has 2 slots: the third broadcast reaches nobody. */
 	for (int i = 0; i < 3; i++) {
@@ -190,14 +190,14 @@ ZTEST(dispatcher_pool_api, test_zero_receivers_is_a_drop)
 
 		zassert_not_null(p);
 		p->msg->message_len = 0;
-		zassert_equal(dispatcher_broadcast_ptr(p, small, 1), i < 2 ? 1 : 0);
+		zassert_equal(msg_broadcast(p, small, 1), i < 2 ? 1 : 0);
 	}
 	struct pool_stats s = stats();
 
 	zassert_equal(s.pool_in_use, 2);
 	zassert_equal(s.enqueue_failures - before.enqueue_failures, 1);
 	zassert_equal(s.pool_drop_count - before.pool_drop_count, 1);
-	zassert_equal(dispatch_target_purge(&ts), 2);
+	zassert_equal(msg_target_purge(&ts), 2);
 
 	/* Empty pool: try_alloc fails and counts. */
 	pool_msg_t *all[ENTRIES];

@@ -19,8 +19,8 @@
 #include <zephyr/kernel.h>
 #include <zephyr/ztest.h>
 
-#include "dispatcher_module.h"
-#include "dispatcher_pool.h"
+#include "msg_pool_module.h"
+#include "msg_pool.h"
 #include "dispatcher_pool_zephyr.h"
 
 /* The default pool (CONFIG_DISPATCHER_POOL_AUTO_INIT=n: created by the tests). */
@@ -38,7 +38,7 @@ DISPATCHER_POOL_DEFINE(bi_bcast, 4, 32); /* payload below DISPATCHER_PAYLOAD_MAX
 K_MSGQ_DEFINE(ptr_q, sizeof(pool_msg_t *), 4, sizeof(void *));
 K_MSGQ_DEFINE(val_q, sizeof(dispatcher_msg_t), 2, sizeof(void *));
 K_MSGQ_DEFINE(tiny_q, 4, 2, 4);
-static dispatch_target_t ptr_target, val_target;
+static msg_target_t ptr_target, val_target;
 
 static const struct pool_config default_cfg = {
 	.entries = ENTRIES, .payload_size = PAYLOAD, .heap_slots = 0};
@@ -55,8 +55,8 @@ static struct {
 
 static int capture_before_any_pool(void)
 {
-	dispatch_target_t zero;
-	dispatch_target_t *zt = &zero;
+	msg_target_t zero;
+	msg_target_t *zt = &zero;
 	pool_msg_t *out = (pool_msg_t *)1;
 	struct pool_stats s;
 	struct pool_check_report r;
@@ -76,7 +76,7 @@ static int capture_before_any_pool(void)
 	pre.check = pool_check(&r);
 	pre.leaks = pool_leaks(0, NULL, 0);
 	pre.json = pool_stats_json(buf, sizeof(buf), NULL, 0);
-	pre.broadcast = dispatcher_broadcast_ptr(NULL, &zt, 1);
+	pre.broadcast = msg_broadcast(NULL, &zt, 1);
 	pre.init = pool_init(ENTRIES, PAYLOAD); /* no default pool yet */
 	pre.ran = true;
 	return 0;
@@ -135,8 +135,8 @@ static pool_msg_t *alloc_with_len(struct msg_pool *p, uint32_t len)
 static void before(void *f)
 {
 	ARG_UNUSED(f);
-	zassert_ok(dispatch_target_init(&ptr_target, &ptr_q, DISPATCH_MODE_POINTER, 1));
-	zassert_ok(dispatch_target_init(&val_target, &val_q, DISPATCH_MODE_VALUE, 2));
+	zassert_ok(msg_target_init(&ptr_target, &ptr_q, DISPATCH_MODE_POINTER, 1));
+	zassert_ok(msg_target_init(&val_target, &val_q, DISPATCH_MODE_VALUE, 2));
 }
 
 static void after(void *f)
@@ -145,8 +145,8 @@ static void after(void *f)
 
 	ARG_UNUSED(f);
 	/* Whatever a failed test left queued goes back to its pool. */
-	(void)dispatch_target_purge(&ptr_target);
-	(void)dispatch_target_purge(&val_target);
+	(void)msg_target_purge(&ptr_target);
+	(void)msg_target_purge(&val_target);
 	k_msgq_purge(&ptr_q); /* a bogus pointer a test put there by hand */
 	for (size_t i = 0; i < ARRAY_SIZE(pools); i++) {
 		CHECK_POOL(pools[i], 0);
@@ -327,56 +327,56 @@ ZTEST(dispatcher_pool_bad_input, test_ref_saturation)
 
 ZTEST(dispatcher_pool_bad_input, test_target_errors)
 {
-	dispatch_target_t zero;
-	dispatch_target_t *zt = &zero;
-	struct dispatch_target_stats ts;
+	msg_target_t zero;
+	msg_target_t *zt = &zero;
+	struct msg_target_stats ts;
 	pool_msg_t *out = NULL;
 	static dispatcher_msg_t value;
 	static char json[512];
 
 	default_ready();
 	memset(&zero, 0, sizeof(zero));
-	zassert_equal(dispatch_target_init(NULL, &ptr_q, DISPATCH_MODE_POINTER, 1), -EINVAL);
-	zassert_equal(dispatch_target_init(&ptr_target, NULL, DISPATCH_MODE_POINTER, 1), -EINVAL);
-	zassert_equal(dispatch_target_init(&ptr_target, &val_q, DISPATCH_MODE_POINTER, 1), -EINVAL);
-	zassert_equal(dispatch_target_init(&val_target, &tiny_q, DISPATCH_MODE_VALUE, 2), -EINVAL);
-	zassert_equal(dispatch_target_init(&ptr_target, &ptr_q, 0, 1), -EINVAL); /* no such mode */
-	zassert_equal(dispatch_target_init(&ptr_target, &ptr_q, 3, 1), -EINVAL);
-	zassert_ok(dispatch_target_init(&ptr_target, &ptr_q, DISPATCH_MODE_POINTER, 1));
+	zassert_equal(msg_target_init(NULL, &ptr_q, DISPATCH_MODE_POINTER, 1), -EINVAL);
+	zassert_equal(msg_target_init(&ptr_target, NULL, DISPATCH_MODE_POINTER, 1), -EINVAL);
+	zassert_equal(msg_target_init(&ptr_target, &val_q, DISPATCH_MODE_POINTER, 1), -EINVAL);
+	zassert_equal(msg_target_init(&val_target, &tiny_q, DISPATCH_MODE_VALUE, 2), -EINVAL);
+	zassert_equal(msg_target_init(&ptr_target, &ptr_q, 0, 1), -EINVAL); /* no such mode */
+	zassert_equal(msg_target_init(&ptr_target, &ptr_q, 3, 1), -EINVAL);
+	zassert_ok(msg_target_init(&ptr_target, &ptr_q, DISPATCH_MODE_POINTER, 1));
 	/* Whole dispatcher_msg_t items: accepted (a message of any pool fits). */
-	zassert_ok(dispatch_target_init(&val_target, &val_q, DISPATCH_MODE_VALUE, 2));
+	zassert_ok(msg_target_init(&val_target, &val_q, DISPATCH_MODE_VALUE, 2));
 
-	zassert_equal(dispatch_target_stats(&zero, &ts), -EINVAL); /* zeroed target */
-	zassert_equal(dispatch_target_stats(NULL, &ts), -EINVAL);
-	zassert_equal(dispatch_target_stats(&ptr_target, NULL), -EINVAL);
-	zassert_equal(dispatcher_receive(&zero, 0, &out, &value), -EINVAL);
-	zassert_equal(dispatch_target_purge(&zero), -EINVAL);
+	zassert_equal(msg_target_stats(&zero, &ts), -EINVAL); /* zeroed target */
+	zassert_equal(msg_target_stats(NULL, &ts), -EINVAL);
+	zassert_equal(msg_target_stats(&ptr_target, NULL), -EINVAL);
+	zassert_equal(msg_receive(&zero, 0, &out, &value), -EINVAL);
+	zassert_equal(msg_target_purge(&zero), -EINVAL);
 	zassert_equal(pool_stats_json(json, sizeof(json), &zt, 1), -EINVAL);
 	zassert_equal(msg_pool_stats_json_all(json, sizeof(json), &zt, 1), -EINVAL);
-	zassert_equal(dispatcher_module_process(&zero, 0, &value, NULL), -EINVAL);
-	zassert_equal(dispatcher_receive(&ptr_target, 0, &out, NULL), -EAGAIN);
-	zassert_equal(dispatcher_receive(&ptr_target, 0, NULL, NULL), -EINVAL);
-	zassert_equal(dispatcher_receive(&val_target, 0, &out, NULL), -EINVAL);
-	zassert_equal(dispatcher_receive(&val_target, 0, NULL, &value), -EAGAIN);
+	zassert_equal(msg_module_process(&zero, 0, &value, NULL), -EINVAL);
+	zassert_equal(msg_receive(&ptr_target, 0, &out, NULL), -EAGAIN);
+	zassert_equal(msg_receive(&ptr_target, 0, NULL, NULL), -EINVAL);
+	zassert_equal(msg_receive(&val_target, 0, &out, NULL), -EINVAL);
+	zassert_equal(msg_receive(&val_target, 0, NULL, &value), -EAGAIN);
 
 	/* A foreign pointer smuggled into a pointer queue. */
 	pool_msg_t *bogus = (pool_msg_t *)&value;
 
 	zassert_ok(k_msgq_put(&ptr_q, &bogus, K_NO_WAIT));
-	zassert_equal(dispatcher_receive(&ptr_target, 0, &out, NULL), -EFAULT);
+	zassert_equal(msg_receive(&ptr_target, 0, &out, NULL), -EFAULT);
 	/* A pointer into a never-created pool's descriptors, likewise. */
 	bogus = &bi_never_descs[1];
 	zassert_ok(k_msgq_put(&ptr_q, &bogus, K_NO_WAIT));
-	zassert_equal(dispatcher_receive(&ptr_target, 0, &out, NULL), -EFAULT);
+	zassert_equal(msg_receive(&ptr_target, 0, &out, NULL), -EFAULT);
 	CHECK_POOL(&dispatcher_pool_default, 0);
 }
 
 ZTEST(dispatcher_pool_bad_input, test_broadcast_errors)
 {
-	dispatch_target_t zero;
-	dispatch_target_t *both[2] = {&ptr_target, &val_target};
-	dispatch_target_t *with_zero[2] = {&ptr_target, &zero};
-	dispatch_target_t *with_null[2] = {&ptr_target, NULL};
+	msg_target_t zero;
+	msg_target_t *both[2] = {&ptr_target, &val_target};
+	msg_target_t *with_zero[2] = {&ptr_target, &zero};
+	msg_target_t *with_null[2] = {&ptr_target, NULL};
 	struct pool_stats before = stats_of(&bi_bcast);
 	pool_msg_t fake;
 	pool_msg_t *p;
@@ -384,31 +384,31 @@ ZTEST(dispatcher_pool_bad_input, test_broadcast_errors)
 	memset(&zero, 0, sizeof(zero));
 	/* Longer than this pool's 32 B payload, although within DISPATCHER_PAYLOAD_MAX. */
 	p = alloc_with_len(&bi_bcast, 33);
-	zassert_equal(dispatcher_broadcast_ptr(p, both, 2), -EMSGSIZE);
+	zassert_equal(msg_broadcast(p, both, 2), -EMSGSIZE);
 	CHECK_POOL(&bi_bcast, 0);
 	p = alloc_with_len(&bi_bcast, 1);
-	zassert_equal(dispatcher_broadcast_ptr(p, both, 0), -EINVAL); /* zero targets */
+	zassert_equal(msg_broadcast(p, both, 0), -EINVAL); /* zero targets */
 	CHECK_POOL(&bi_bcast, 0);
 	p = alloc_with_len(&bi_bcast, 1);
-	zassert_equal(dispatcher_broadcast_ptr(p, NULL, 2), -EINVAL);
+	zassert_equal(msg_broadcast(p, NULL, 2), -EINVAL);
 	CHECK_POOL(&bi_bcast, 0);
 	p = alloc_with_len(&bi_bcast, 1);
-	zassert_equal(dispatcher_broadcast_ptr(p, with_zero, 2), -EINVAL); /* zeroed target */
+	zassert_equal(msg_broadcast(p, with_zero, 2), -EINVAL); /* zeroed target */
 	CHECK_POOL(&bi_bcast, 0);
 	p = alloc_with_len(&bi_bcast, 1);
-	zassert_equal(dispatcher_broadcast_ptr(p, with_null, 2), -EINVAL);
+	zassert_equal(msg_broadcast(p, with_null, 2), -EINVAL);
 	CHECK_POOL(&bi_bcast, 0);
 	struct pool_stats mid = stats_of(&bi_bcast);
 
 	zassert_equal(mid.pool_drop_count - before.pool_drop_count, 5);
 	zassert_equal(mid.broadcasts - before.broadcasts, 0);
 
-	zassert_equal(dispatcher_broadcast_ptr(NULL, both, 2), -EINVAL);
-	zassert_equal(dispatcher_broadcast_ptr(&fake, both, 2), -EFAULT);
-	zassert_equal(dispatcher_broadcast_ptr(&bi_never_descs[0], both, 2), -EFAULT);
-	zassert_equal(dispatcher_broadcast_ptr(p, both, 2), -EINVAL); /* p is free now */
+	zassert_equal(msg_broadcast(NULL, both, 2), -EINVAL);
+	zassert_equal(msg_broadcast(&fake, both, 2), -EFAULT);
+	zassert_equal(msg_broadcast(&bi_never_descs[0], both, 2), -EFAULT);
+	zassert_equal(msg_broadcast(p, both, 2), -EINVAL); /* p is free now */
 	zassert_equal(stats_of(&bi_bcast).pool_drop_count, mid.pool_drop_count);
-	zassert_equal(dispatch_target_purge(&ptr_target), 0);
+	zassert_equal(msg_target_purge(&ptr_target), 0);
 	CHECK_POOL(&bi_bcast, 0);
 }
 
@@ -426,7 +426,7 @@ static void isr_fn(const void *arg)
 {
 	pool_msg_t *out = NULL;
 	pool_msg_t *p;
-	dispatch_target_t *targets[] = {&ptr_target};
+	msg_target_t *targets[] = {&ptr_target};
 
 	ARG_UNUSED(arg);
 	isr.alloc_timeout_rc = pool_alloc(10, &out);
@@ -439,9 +439,9 @@ static void isr_fn(const void *arg)
 	p = pool_try_alloc();
 	if (p != NULL) {
 		p->msg->message_len = 0;
-		isr.broadcast_rc = dispatcher_broadcast_ptr(p, targets, 1);
+		isr.broadcast_rc = msg_broadcast(p, targets, 1);
 	}
-	isr.receive_rc = dispatcher_receive(&ptr_target, 10, &out, NULL); /* timeout in ISR */
+	isr.receive_rc = msg_receive(&ptr_target, 10, &out, NULL); /* timeout in ISR */
 }
 
 ZTEST(dispatcher_pool_bad_input, test_isr_rules)
@@ -455,11 +455,11 @@ ZTEST(dispatcher_pool_bad_input, test_isr_rules)
 	zassert_ok(isr.alloc_nowait_rc);
 	zassert_ok(isr.unref_rc);
 	zassert_equal(isr.broadcast_rc, 1);
-	TC_PRINT("dispatcher_receive with a timeout in an ISR: %d\n", isr.receive_rc);
+	TC_PRINT("msg_receive with a timeout in an ISR: %d\n", isr.receive_rc);
 	zassert_equal(isr.receive_rc, -EPERM); /* no waiting in an ISR */
 	zassert_equal(pool_alloc(0, NULL), -EINVAL);
 	CHECK_POOL(&dispatcher_pool_default, 1);
-	zassert_equal(dispatch_target_purge(&ptr_target), 1);
+	zassert_equal(msg_target_purge(&ptr_target), 1);
 	CHECK_POOL(&dispatcher_pool_default, 0);
 }
 

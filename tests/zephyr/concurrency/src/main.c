@@ -9,8 +9,8 @@
 #include <zephyr/kernel.h>
 #include <zephyr/ztest.h>
 
-#include "dispatcher_module.h"
-#include "dispatcher_pool.h"
+#include "msg_pool_module.h"
+#include "msg_pool.h"
 
 #define N_CONSUMERS 3
 #define N_PRODUCERS 2
@@ -21,8 +21,8 @@ K_MSGQ_DEFINE(q0, sizeof(pool_msg_t *), 4, sizeof(void *));
 K_MSGQ_DEFINE(q1, sizeof(pool_msg_t *), 4, sizeof(void *));
 K_MSGQ_DEFINE(q2, sizeof(pool_msg_t *), 4, sizeof(void *));
 static struct k_msgq *const queues[N_CONSUMERS] = {&q0, &q1, &q2};
-static dispatch_target_t targets[N_CONSUMERS];
-static dispatch_target_t *const target_ptrs[N_CONSUMERS] = {&targets[0], &targets[1], &targets[2]};
+static msg_target_t targets[N_CONSUMERS];
+static msg_target_t *const target_ptrs[N_CONSUMERS] = {&targets[0], &targets[1], &targets[2]};
 
 static K_THREAD_STACK_ARRAY_DEFINE(cstacks, N_CONSUMERS, STACK);
 static K_THREAD_STACK_ARRAY_DEFINE(pstacks, N_PRODUCERS, STACK);
@@ -50,7 +50,7 @@ static void consumer(void *a, void *b, void *c)
 	ARG_UNUSED(b);
 	ARG_UNUSED(c);
 	while (!stop_consumers || k_msgq_num_used_get(queues[idx]) > 0) {
-		int rc = dispatcher_module_process_ex(&targets[idx], 5, NULL, check_payload,
+		int rc = msg_module_process_ex(&targets[idx], 5, NULL, check_payload,
 						      (void *)(intptr_t)idx);
 		if (rc != 0 && rc != -EAGAIN) {
 			atomic_inc(&bad_payload);
@@ -63,7 +63,7 @@ static void consumer(void *a, void *b, void *c)
 
 static bool fill_and_broadcast(pool_msg_t *p, uint8_t seq, uint8_t mask)
 {
-	dispatch_target_t *sel[N_CONSUMERS];
+	msg_target_t *sel[N_CONSUMERS];
 	size_t n = 0;
 
 	p->msg->message_len = 4;
@@ -74,7 +74,7 @@ static bool fill_and_broadcast(pool_msg_t *p, uint8_t seq, uint8_t mask)
 			sel[n++] = target_ptrs[i];
 		}
 	}
-	return dispatcher_broadcast_ptr(p, sel, n) >= 0;
+	return msg_broadcast(p, sel, n) >= 0;
 }
 
 static void isr_produce(const void *arg)
@@ -143,7 +143,7 @@ ZTEST(dispatcher_pool_concurrency, test_threads_and_isrs)
 		atomic_clear(&consumed[i]);
 	}
 	for (int i = 0; i < N_CONSUMERS; i++) {
-		zassert_ok(dispatch_target_init(&targets[i], queues[i], DISPATCH_MODE_POINTER, 10 + i));
+		zassert_ok(msg_target_init(&targets[i], queues[i], DISPATCH_MODE_POINTER, 10 + i));
 		k_thread_create(&cthreads[i], cstacks[i], STACK, consumer, (void *)(intptr_t)i, NULL,
 				NULL, prio - 1 - i, 0, K_NO_WAIT);
 	}
@@ -163,9 +163,9 @@ ZTEST(dispatcher_pool_concurrency, test_threads_and_isrs)
 
 	zassert_ok(pool_stats(&s));
 	for (int i = 0; i < N_CONSUMERS; i++) {
-		struct dispatch_target_stats ts;
+		struct msg_target_stats ts;
 
-		zassert_ok(dispatch_target_stats(&targets[i], &ts));
+		zassert_ok(msg_target_stats(&targets[i], &ts));
 		zassert_equal(ts.queued, 0);
 		zassert_equal(ts.delivered, (uint32_t)atomic_get(&consumed[i]),
 			      "target %d: delivered %u consumed %ld", i, ts.delivered,

@@ -9,12 +9,12 @@
 #include <zephyr/kernel.h>
 #include <zephyr/ztest.h>
 
-#include "dispatcher_pool.h"
+#include "msg_pool.h"
 
 #define VICTIM_ID 7
 
 K_MSGQ_DEFINE(victim_q, sizeof(pool_msg_t *), 8, sizeof(void *));
-static dispatch_target_t victim;
+static msg_target_t victim;
 static K_THREAD_STACK_DEFINE(victim_stack, 2048);
 static struct k_thread victim_thread;
 static pool_msg_t *victim_held[2];
@@ -26,7 +26,7 @@ static void victim_fn(void *a, void *b, void *c)
 	ARG_UNUSED(b);
 	ARG_UNUSED(c);
 	for (int i = 0; i < 2; i++) {
-		zassert_ok(dispatcher_receive(&victim, K_TICKS_FOREVER, &victim_held[i], NULL));
+		zassert_ok(msg_receive(&victim, K_TICKS_FOREVER, &victim_held[i], NULL));
 	}
 	k_sem_give(&victim_ready);
 	k_sleep(K_FOREVER); /* "hangs" holding two references */
@@ -34,7 +34,7 @@ static void victim_fn(void *a, void *b, void *c)
 
 ZTEST(dispatcher_pool_crash, test_abort_purge_and_leak_report)
 {
-	dispatch_target_t *const targets[] = {&victim};
+	msg_target_t *const targets[] = {&victim};
 	struct pool_leak leaks[DISPATCHER_LEAKS_MAX];
 	struct pool_stats s, before;
 	struct pool_check_report r;
@@ -42,13 +42,13 @@ ZTEST(dispatcher_pool_crash, test_abort_purge_and_leak_report)
 
 	zassert_ok(pool_stats(&before));
 	zassert_equal(before.pool_in_use, 0);
-	zassert_ok(dispatch_target_init(&victim, &victim_q, DISPATCH_MODE_POINTER, VICTIM_ID));
+	zassert_ok(msg_target_init(&victim, &victim_q, DISPATCH_MODE_POINTER, VICTIM_ID));
 	for (int i = 0; i < 5; i++) {
 		pool_msg_t *p = pool_try_alloc();
 
 		zassert_not_null(p);
 		p->msg->message_len = 1;
-		zassert_equal(dispatcher_broadcast_ptr(p, targets, 1), 1);
+		zassert_equal(msg_broadcast(p, targets, 1), 1);
 	}
 	k_thread_create(&victim_thread, victim_stack, K_THREAD_STACK_SIZEOF(victim_stack),
 			victim_fn, NULL, NULL, NULL, K_PRIO_PREEMPT(1), 0, K_NO_WAIT);
@@ -71,7 +71,7 @@ ZTEST(dispatcher_pool_crash, test_abort_purge_and_leak_report)
 	zassert_equal(queued, 3);
 	zassert_equal(held, 2);
 
-	zassert_equal(dispatch_target_purge(&victim), 3);
+	zassert_equal(msg_target_purge(&victim), 3);
 	zassert_ok(pool_stats(&s));
 	zassert_equal(s.pool_in_use, 2);
 	zassert_equal(s.purged - before.purged, 3);

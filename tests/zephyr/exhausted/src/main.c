@@ -8,7 +8,7 @@
 #include <zephyr/kernel.h>
 #include <zephyr/ztest.h>
 
-#include "dispatcher_pool.h"
+#include "msg_pool.h"
 
 #define ENTRIES CONFIG_DISPATCHER_POOL_ENTRIES
 

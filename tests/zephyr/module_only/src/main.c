@@ -6,7 +6,7 @@
  */
 #include <zephyr/kernel.h>
 
-#include <dispatcher_pool.h>
+#include <msg_pool.h>
 
 int main(void)
 {

@@ -19,8 +19,8 @@
 #include <zephyr/sys/iterable_sections.h>
 #include <zephyr/ztest.h>
 
-#include "dispatcher_module.h"
-#include "dispatcher_pool.h"
+#include "msg_pool_module.h"
+#include "msg_pool.h"
 #include "dispatcher_pool_zephyr.h"
 
 DISPATCHER_POOL_DEFINE(s64, 32, 64);  /* streaming: many small entries */
@@ -36,7 +36,7 @@ K_MSGQ_DEFINE(ptr_q, sizeof(pool_msg_t *), 8, sizeof(void *));
 K_MSGQ_DEFINE(val_q, sizeof(dispatcher_msg_t), 4, sizeof(void *));
 K_MSGQ_DEFINE(fast_q, sizeof(pool_msg_t *), 16, sizeof(void *));
 K_MSGQ_DEFINE(stuck_q, sizeof(pool_msg_t *), 16, sizeof(void *));
-static dispatch_target_t ptr_t, val_t, fast_t, stuck_t;
+static msg_target_t ptr_t, val_t, fast_t, stuck_t;
 
 static struct pool_stats st(const struct msg_pool *p)
 {
@@ -66,19 +66,19 @@ static void *setup(void)
 static void before(void *f)
 {
 	ARG_UNUSED(f);
-	zassert_ok(dispatch_target_init(&ptr_t, &ptr_q, DISPATCH_MODE_POINTER, 11));
-	zassert_ok(dispatch_target_init(&val_t, &val_q, DISPATCH_MODE_VALUE, 12));
-	zassert_ok(dispatch_target_init(&fast_t, &fast_q, DISPATCH_MODE_POINTER, 11));
-	zassert_ok(dispatch_target_init(&stuck_t, &stuck_q, DISPATCH_MODE_POINTER, 12));
+	zassert_ok(msg_target_init(&ptr_t, &ptr_q, DISPATCH_MODE_POINTER, 11));
+	zassert_ok(msg_target_init(&val_t, &val_q, DISPATCH_MODE_VALUE, 12));
+	zassert_ok(msg_target_init(&fast_t, &fast_q, DISPATCH_MODE_POINTER, 11));
+	zassert_ok(msg_target_init(&stuck_t, &stuck_q, DISPATCH_MODE_POINTER, 12));
 }
 
 static void after(void *f)
 {
 	ARG_UNUSED(f);
-	(void)dispatch_target_purge(&ptr_t);
-	(void)dispatch_target_purge(&val_t);
-	(void)dispatch_target_purge(&fast_t);
-	(void)dispatch_target_purge(&stuck_t);
+	(void)msg_target_purge(&ptr_t);
+	(void)msg_target_purge(&val_t);
+	(void)msg_target_purge(&fast_t);
+	(void)msg_target_purge(&stuck_t);
 	check_clean(&s64);
 	check_clean(&c256);
 	check_clean(&dispatcher_pool_default);
@@ -190,13 +190,13 @@ static void rx_fn(void *a, void *b, void *c)
 	ARG_UNUSED(a);
 	ARG_UNUSED(b);
 	ARG_UNUSED(c);
-	rx_rc = dispatcher_receive(&val_t, DISPATCHER_WAIT_FOREVER, NULL, &rx_buf);
+	rx_rc = msg_receive(&val_t, DISPATCHER_WAIT_FOREVER, NULL, &rx_buf);
 	rx_done = true;
 }
 
 static void tx_fn(void *a, void *b, void *c)
 {
-	dispatch_target_t *const targets[] = {&val_t};
+	msg_target_t *const targets[] = {&val_t};
 	pool_msg_t *p = msg_pool_try_alloc(&s64);
 
 	ARG_UNUSED(a);
@@ -208,14 +208,14 @@ static void tx_fn(void *a, void *b, void *c)
 	}
 	p->msg->message_len = 3;
 	memcpy(p->msg->data, "abc", 3);
-	tx_rc = dispatcher_broadcast_ptr(p, targets, 1);
+	tx_rc = msg_broadcast(p, targets, 1);
 	/* No yield, no sleep: the put itself must have switched to the receiver. */
 	rx_done_when_broadcast_returned = rx_done;
 }
 
 ZTEST(dispatcher_pool_pools, test_one_module_set_two_pools)
 {
-	dispatch_target_t *const both[] = {&ptr_t, &val_t};
+	msg_target_t *const both[] = {&ptr_t, &val_t};
 	static dispatcher_msg_t v;
 	pool_msg_t *a = msg_pool_try_alloc(&s64);
 	pool_msg_t *b = msg_pool_try_alloc(&c256);
@@ -231,30 +231,30 @@ ZTEST(dispatcher_pool_pools, test_one_module_set_two_pools)
 	memset(b->msg->data, 0x5A, 200);
 	b->msg->message_len = 200;
 	b->msg->source = 2;
-	zassert_equal(dispatcher_broadcast_ptr(a, both, 2), 2);
-	zassert_equal(dispatcher_broadcast_ptr(b, both, 2), 2);
+	zassert_equal(msg_broadcast(a, both, 2), 2);
+	zassert_equal(msg_broadcast(b, both, 2), 2);
 
 	/* Too long for s64's 64 B payload (not for DISPATCHER_PAYLOAD_MAX): refused, consumed. */
 	pool_msg_t *big = msg_pool_try_alloc(&s64);
 
 	zassert_not_null(big);
 	big->msg->message_len = 65;
-	zassert_equal(dispatcher_broadcast_ptr(big, both, 2), -EMSGSIZE);
+	zassert_equal(msg_broadcast(big, both, 2), -EMSGSIZE);
 	zassert_equal(st(&s64).pool_drop_count - s0.pool_drop_count, 1);
 
 	/* Pointer target: the entries themselves, each of its own pool. */
-	zassert_ok(dispatcher_receive(&ptr_t, 0, &r, NULL));
+	zassert_ok(msg_receive(&ptr_t, 0, &r, NULL));
 	zassert_equal(r, a);
 	zassert_equal(msg_pool_of(r), &s64);
 	zassert_ok(msg_unref(r));
-	zassert_ok(dispatcher_receive(&ptr_t, 0, &r, NULL));
+	zassert_ok(msg_receive(&ptr_t, 0, &r, NULL));
 	zassert_equal(r, b);
 	zassert_equal(msg_pool_of(r), &c256);
 	zassert_ok(msg_unref(r));
 
 	/* Value target: header + message_len bytes, the rest of the item zero. */
 	memset(&v, 0xEE, sizeof(v));
-	zassert_ok(dispatcher_receive(&val_t, 0, NULL, &v));
+	zassert_ok(msg_receive(&val_t, 0, NULL, &v));
 	zassert_equal(v.message_len, 64);
 	zassert_equal(v.source, 1);
 	for (int i = 0; i < DISPATCHER_PAYLOAD_MAX; i++) {
@@ -262,7 +262,7 @@ ZTEST(dispatcher_pool_pools, test_one_module_set_two_pools)
 	}
 	zassert_true(ok, "value copy from the 64 B pool not zero-filled");
 	memset(&v, 0xEE, sizeof(v));
-	zassert_ok(dispatcher_receive(&val_t, 0, NULL, &v));
+	zassert_ok(msg_receive(&val_t, 0, NULL, &v));
 	zassert_equal(v.message_len, 200);
 	zassert_equal(v.source, 2);
 	for (int i = 0; i < DISPATCHER_PAYLOAD_MAX; i++) {
@@ -281,7 +281,7 @@ ZTEST(dispatcher_pool_pools, test_one_module_set_two_pools)
 	tx_rc = 0;
 	k_thread_create(&rx_thread, rx_stack, K_THREAD_STACK_SIZEOF(rx_stack), rx_fn, NULL, NULL,
 			NULL, K_PRIO_PREEMPT(4), 0, K_NO_WAIT);
-	k_msleep(10); /* the receiver blocks in dispatcher_receive */
+	k_msleep(10); /* the receiver blocks in msg_receive */
 	zassert_false(rx_done);
 	k_thread_create(&tx_thread, tx_stack, K_THREAD_STACK_SIZEOF(tx_stack), tx_fn, NULL, NULL,
 			NULL, K_PRIO_PREEMPT(5), 0, K_NO_WAIT);
@@ -430,7 +430,7 @@ ZTEST(dispatcher_pool_pools, test_blocked_on_one_pool_not_woken_by_another)
 
 ZTEST(dispatcher_pool_pools, test_leak_report_blames_the_stuck_queue)
 {
-	dispatch_target_t *const both[] = {&fast_t, &stuck_t};
+	msg_target_t *const both[] = {&fast_t, &stuck_t};
 	struct pool_leak leaks[16];
 	pool_msg_t *r, *kept, *unsent;
 	int n, queued_at_stuck = 0, kept_seen = 0, producer_seen = 0;
@@ -441,9 +441,9 @@ ZTEST(dispatcher_pool_pools, test_leak_report_blames_the_stuck_queue)
 
 		zassert_not_null(p);
 		p->msg->message_len = 1;
-		zassert_equal(dispatcher_broadcast_ptr(p, both, 2), 2);
+		zassert_equal(msg_broadcast(p, both, 2), 2);
 	}
-	while (dispatcher_receive(&fast_t, 0, &r, NULL) == 0) {
+	while (msg_receive(&fast_t, 0, &r, NULL) == 0) {
 		zassert_ok(msg_unref(r));
 	}
 	/* One more, which the fast module keeps; and one the producer has not sent yet. */
@@ -451,8 +451,8 @@ ZTEST(dispatcher_pool_pools, test_leak_report_blames_the_stuck_queue)
 
 	zassert_not_null(p);
 	p->msg->message_len = 1;
-	zassert_equal(dispatcher_broadcast_ptr(p, both, 2), 2);
-	zassert_ok(dispatcher_receive(&fast_t, 0, &kept, NULL));
+	zassert_equal(msg_broadcast(p, both, 2), 2);
+	zassert_ok(msg_receive(&fast_t, 0, &kept, NULL));
 	unsent = msg_pool_try_alloc(&s64);
 	zassert_not_null(unsent);
 
@@ -485,7 +485,7 @@ ZTEST(dispatcher_pool_pools, test_leak_report_blames_the_stuck_queue)
 
 	zassert_ok(msg_unref(kept));
 	zassert_ok(msg_unref(unsent));
-	zassert_equal(dispatch_target_purge(&stuck_t), 9);
+	zassert_equal(msg_target_purge(&stuck_t), 9);
 }
 
 ZTEST(dispatcher_pool_pools, test_entries_for_matches_pool_entries_for)

@@ -1,5 +1,5 @@
 /*
- * dispatcher_module.h: receive helper for dispatcher modules, in either queue mode.
+ * msg_pool_module.h: receive helper for dispatcher modules, in either queue mode.
  *
  * A module keeps its handler as it is:
  *
@@ -9,18 +9,18 @@
  *
  *     K_MSGQ_DEFINE(my_q, sizeof(pool_msg_t *), 16, sizeof(void *));      // pointer mode
  *     // K_MSGQ_DEFINE(my_q, sizeof(dispatcher_msg_t), 4, sizeof(void *)); // value mode (old path)
- *     static dispatch_target_t my_target;
- *     dispatch_target_init(&my_target, &my_q, DISPATCH_MODE_POINTER, MY_MODULE_ID);
+ *     static msg_target_t my_target;
+ *     msg_target_init(&my_target, &my_q, DISPATCH_MODE_POINTER, MY_MODULE_ID);
  *
  * Its thread loop is then one call, whatever the mode:
  *
  *     for (;;) {
- *         dispatcher_module_process(&my_target, DISPATCHER_WAIT_FOREVER, NULL, process_msg);
+ *         msg_module_process(&my_target, DISPATCHER_WAIT_FOREVER, NULL, process_msg);
  *     }
  *
  * Value mode needs a buffer of sizeof(dispatcher_msg_t) (header + DISPATCHER_PAYLOAD_MAX
  * bytes, over 1 KiB by default) to copy the item into: pass one that is static or in the
- * module's state, never a local of a small thread stack. DISPATCHER_MODULE_VALUE_BUFFER(name)
+ * module's state, never a local of a small thread stack. MSG_MODULE_VALUE_BUFFER(name)
  * defines one. Pointer mode needs no buffer (pass NULL).
  *
  * Lifetime: `msg` is valid only while process_msg runs. In pointer mode the helper releases
@@ -36,10 +36,10 @@
  *
  * Hand-written (not generated).
  */
-#ifndef DISPATCHER_MODULE_H
-#define DISPATCHER_MODULE_H
+#ifndef MSG_POOL_MODULE_H
+#define MSG_POOL_MODULE_H
 
-#include "dispatcher_pool.h"
+#include "msg_pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,15 +51,15 @@ extern "C" {
 #define DISPATCHER_NO_WAIT 0
 
 /** A module's unchanged handler. */
-typedef void (*dispatcher_process_fn)(const dispatcher_msg_t *msg);
+typedef void (*msg_process_fn)(const dispatcher_msg_t *msg);
 /** A handler with a user pointer (for modules that keep state without globals). */
-typedef void (*dispatcher_process_ex_fn)(const dispatcher_msg_t *msg, void *user);
+typedef void (*msg_process_ex_fn)(const dispatcher_msg_t *msg, void *user);
 
 /**
  * Defines `static dispatcher_msg_t name`, a value-mode receive buffer in static storage
  * (.bss, not the stack). One per module thread: it is overwritten by every receive.
  */
-#define DISPATCHER_MODULE_VALUE_BUFFER(name) static dispatcher_msg_t name
+#define MSG_MODULE_VALUE_BUFFER(name) static dispatcher_msg_t name
 
 /**
  * Receives one message from target `t` (waiting up to timeout_ms: 0 = no wait, < 0 =
@@ -70,14 +70,14 @@ typedef void (*dispatcher_process_ex_fn)(const dispatcher_msg_t *msg, void *user
  * pointer-mode targets.
  *
  * Returns 0 when a message was processed, -EAGAIN when none arrived in time, or what
- * dispatcher_receive or msg_unref returned (-EINVAL for an uninitialised target or a missing
+ * msg_receive or msg_unref returned (-EINVAL for an uninitialised target or a missing
  * value buffer, -ENODEV before pool_init, ...). Thread context (ISR only with timeout 0).
  */
-static inline int dispatcher_module_process_ex(dispatch_target_t *t, int32_t timeout_ms, dispatcher_msg_t *value_buf,
-                                               dispatcher_process_ex_fn process_msg, void *user)
+static inline int msg_module_process_ex(msg_target_t *t, int32_t timeout_ms, dispatcher_msg_t *value_buf,
+                                               msg_process_ex_fn process_msg, void *user)
 {
     pool_msg_t *p = NULL;
-    int rc = dispatcher_receive(t, timeout_ms, &p, value_buf);
+    int rc = msg_receive(t, timeout_ms, &p, value_buf);
     if (rc != 0) {
         return rc;
     }
@@ -93,24 +93,24 @@ static inline int dispatcher_module_process_ex(dispatch_target_t *t, int32_t tim
 
 static inline void dispatcher_module_call_plain_(const dispatcher_msg_t *msg, void *user)
 {
-    dispatcher_process_fn fn;
+    msg_process_fn fn;
     /* Function pointers cannot go through void * in ISO C; the caller passed &fn. */
-    fn = *(const dispatcher_process_fn *)user;
+    fn = *(const msg_process_fn *)user;
     fn(msg);
 }
 
 /**
- * dispatcher_module_process_ex for an unchanged `void process_msg(const dispatcher_msg_t *)`.
+ * msg_module_process_ex for an unchanged `void process_msg(const dispatcher_msg_t *)`.
  * Same arguments (minus `user`) and return values.
  */
-static inline int dispatcher_module_process(dispatch_target_t *t, int32_t timeout_ms, dispatcher_msg_t *value_buf,
-                                            dispatcher_process_fn process_msg)
+static inline int msg_module_process(msg_target_t *t, int32_t timeout_ms, dispatcher_msg_t *value_buf,
+                                            msg_process_fn process_msg)
 {
-    return dispatcher_module_process_ex(t, timeout_ms, value_buf, dispatcher_module_call_plain_, &process_msg);
+    return msg_module_process_ex(t, timeout_ms, value_buf, dispatcher_module_call_plain_, &process_msg);
 }
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* DISPATCHER_MODULE_H */
+#endif /* MSG_POOL_MODULE_H */
