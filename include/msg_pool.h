@@ -235,6 +235,12 @@ struct dispatcher_msg_t {
    */
   uint8_t targets[DISPATCHER_TARGETS_MAX];
   /**
+   * `data`, as a pointer: set by the pool for every message and by `msg_receive` in a value
+   * copy, so that the header reads as the firmware's `dispatcher_msg_ptr_t` (dispatcher_pool.h).
+   * Never write it.
+   */
+  uint8_t *data_ptr;
+  /**
    * Payload bytes.
    */
   uint8_t data[DISPATCHER_PAYLOAD_MAX];

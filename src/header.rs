@@ -24,6 +24,11 @@ pub struct MsgHeader {
     pub context: *mut c_void,
     /// Ids of the modules the message is addressed to (informational).
     pub targets: [u8; DISPATCHER_TARGETS_MAX],
+    /// Where this message's payload starts (`data` in C): set by the pool for every message,
+    /// and by `msg_receive` in a value copy, so that the header can also be read as the real
+    /// firmware's `dispatcher_msg_ptr_t` (the same fields with `uint8_t *data`). Never
+    /// written by producers or receivers.
+    pub data_ptr: *mut u8,
 }
 
 impl MsgHeader {
@@ -32,14 +37,16 @@ impl MsgHeader {
     /// Alignment the message region and the stride must have.
     pub const ALIGN: usize = core::mem::align_of::<MsgHeader>();
 
-    /// An empty header (all zero, `context` NULL).
-    pub const fn empty() -> Self {
+    /// An empty header (all zero, `context` NULL) for the message at `at`: its `data_ptr` is
+    /// the payload that follows the header there (`at` is only offset, never dereferenced).
+    pub fn empty_at(at: *mut MsgHeader) -> Self {
         MsgHeader {
             message_len: 0,
             source: 0,
             n_targets: 0,
             context: core::ptr::null_mut(),
             targets: [0; DISPATCHER_TARGETS_MAX],
+            data_ptr: at.cast::<u8>().wrapping_add(Self::SIZE),
         }
     }
 }
@@ -51,10 +58,23 @@ mod tests {
     #[test]
     fn header_has_no_tail_padding_beyond_alignment() {
         assert_eq!(MsgHeader::SIZE % MsgHeader::ALIGN, 0);
-        // data[] follows targets[] directly in C; the Rust header must end exactly there.
+        // data_ptr follows targets[] without padding (DISPATCHER_TARGETS_MAX is a multiple of
+        // 8), and data[] follows data_ptr directly in C: the Rust header must end exactly there.
         assert_eq!(
             core::mem::offset_of!(MsgHeader, targets) + DISPATCHER_TARGETS_MAX,
+            core::mem::offset_of!(MsgHeader, data_ptr)
+        );
+        assert_eq!(
+            core::mem::offset_of!(MsgHeader, data_ptr) + core::mem::size_of::<*mut u8>(),
             MsgHeader::SIZE
         );
+    }
+
+    #[test]
+    fn empty_at_points_data_ptr_past_the_header() {
+        let mut buf = [0u64; 64];
+        let at = buf.as_mut_ptr().cast::<MsgHeader>();
+        let h = MsgHeader::empty_at(at);
+        assert_eq!(h.data_ptr as usize, at as usize + MsgHeader::SIZE);
     }
 }

@@ -7,6 +7,7 @@
 
 use crate::descriptor::Descriptor;
 use crate::error::PoolError;
+use crate::header::MsgHeader;
 use crate::metrics::Counters;
 use crate::msg::Msg;
 use crate::pool::Pool;
@@ -40,7 +41,8 @@ impl<Q: Queue> Target<Q> {
 
     /// Copies one value item into `buf` (at least the queue's item size, else
     /// [`PoolError::BufferTooSmall`]), waiting up to `timeout`; returns the item size.
-    /// Refuses pointer-mode and uninitialised targets. The caller checks the ISR rule.
+    /// The copy's `data_ptr` is set to its own payload (`buf` + [`MsgHeader::SIZE`]), not the
+    /// sender's. Refuses pointer-mode and uninitialised targets. The caller checks the ISR rule.
     pub fn receive_value(&self, buf: &mut [u8], timeout: Timeout) -> Result<usize, PoolError> {
         if self.mode()? != Mode::Value {
             return Err(PoolError::BadTargetQueue);
@@ -53,6 +55,10 @@ impl<Q: Queue> Target<Q> {
         if !unsafe { self.queue.get(buf.as_mut_ptr(), timeout) } {
             return Err(PoolError::Timeout);
         }
+        // Value items are at least a header long (checked when the target was created).
+        let at = core::mem::offset_of!(MsgHeader, data_ptr);
+        let own = buf.as_mut_ptr().wrapping_add(MsgHeader::SIZE) as usize;
+        buf[at..at + core::mem::size_of::<usize>()].copy_from_slice(&own.to_ne_bytes());
         Ok(item)
     }
 

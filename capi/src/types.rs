@@ -37,6 +37,10 @@ pub struct dispatcher_msg_t {
     pub context: *mut c_void,
     /// Ids of the modules the message is addressed to (informational).
     pub targets: [u8; DISPATCHER_TARGETS_MAX],
+    /// `data`, as a pointer: set by the pool for every message and by `msg_receive` in a value
+    /// copy, so that the header reads as the firmware's `dispatcher_msg_ptr_t` (dispatcher_pool.h).
+    /// Never write it.
+    pub data_ptr: *mut u8,
     /// Payload bytes.
     pub data: [u8; DISPATCHER_PAYLOAD_MAX],
 }
@@ -47,6 +51,7 @@ const _: () = {
     assert!(offset_of!(dispatcher_msg_t, n_targets) == offset_of!(MsgHeader, n_targets));
     assert!(offset_of!(dispatcher_msg_t, context) == offset_of!(MsgHeader, context));
     assert!(offset_of!(dispatcher_msg_t, targets) == offset_of!(MsgHeader, targets));
+    assert!(offset_of!(dispatcher_msg_t, data_ptr) == offset_of!(MsgHeader, data_ptr));
     assert!(offset_of!(dispatcher_msg_t, data) == MsgHeader::SIZE);
     assert!(align_of::<dispatcher_msg_t>() == MsgHeader::ALIGN);
 };

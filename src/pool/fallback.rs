@@ -74,7 +74,7 @@ impl<'a, P: Port> Pool<'a, P> {
             return None;
         }
         // SAFETY: `block` is a fresh allocation of `stride >= MsgHeader::SIZE` bytes aligned for MsgHeader.
-        unsafe { block.write(MsgHeader::empty()) };
+        unsafe { block.write(MsgHeader::empty_at(block)) };
         d.msg.store(block, Ordering::Relaxed);
         d.set_allocated(self.port.now_ms());
         Counters::bump(&self.counters.fallback_allocs);

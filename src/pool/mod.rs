@@ -97,7 +97,7 @@ impl<'a, P: Port> Pool<'a, P> {
                 let msg = unsafe { base.add(i * layout.stride) }.cast::<MsgHeader>();
                 // SAFETY: `msg` is in bounds and aligned (region aligned, stride a multiple of ALIGN);
                 // we hold the region exclusively.
-                unsafe { msg.write(MsgHeader::empty()) };
+                unsafe { msg.write(MsgHeader::empty_at(msg)) };
                 d.msg = crate::sync::AtomicPtr::new(msg);
             } else {
                 d.next = crate::sync::AtomicU16::new(0); // heap slot: unclaimed

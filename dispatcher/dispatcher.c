@@ -1,0 +1,254 @@
+/*
+ * dispatcher.c: the registry of module queues by id (dispatcher.h) and the broadcast and send
+ * calls over it. Portable: the library's C API and port, and dispatcher_os.h.
+ *
+ * One msg_target_t per id, in static storage, initialised when a queue is registered and
+ * zeroed (refused by every library call) when it is unregistered. The registry's mutex is
+ * held across a broadcast, so that unregistering (and purging) a queue never races a
+ * broadcast that already looked it up: an entry is never left in a queue nobody reads.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "dispatcher.h"
+#include "dispatcher_os.h"
+#include "dispatcher_pool.h"
+#include "dispatcher_pool_port.h"
+#include "dispatcher_private.h"
+#ifdef __ZEPHYR__
+#include "dispatcher_pool_zephyr.h"
+#endif
+
+DISPATCHER_OS_LOG_REGISTER();
+
+enum reg_mode { REG_NONE = 0, REG_POINTER, REG_VALUE };
+
+static msg_target_t reg_target[TARGET_MAX];
+static struct k_msgq *reg_queue[TARGET_MAX];
+static uint8_t reg_mode[TARGET_MAX];
+static uint32_t reg_unrouted[TARGET_MAX];
+/* The registered targets, for the shell's stats and leak reports. */
+static msg_target_t *reg_list[TARGET_MAX];
+
+DISPATCHER_OS_MUTEX_DEFINE(reg_lock);
+
+static bool valid_id(int id)
+{
+	return id >= 0 && id < (int)TARGET_MAX;
+}
+
+/* With reg_lock held. */
+static bool queue_registered_elsewhere(const struct k_msgq *q, int except)
+{
+	for (int i = 0; i < (int)TARGET_MAX; i++) {
+		if (i != except && reg_queue[i] == q) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* With reg_lock held. */
+static void publish_list(void)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < (int)TARGET_MAX; i++) {
+		if (reg_mode[i] != REG_NONE) {
+			reg_list[n++] = &reg_target[i];
+		}
+	}
+#if defined(__ZEPHYR__) && defined(CONFIG_DISPATCHER_POOL_SHELL)
+	dispatcher_pool_shell_set_targets(reg_list, n);
+#else
+	(void)n;
+#endif
+}
+
+static int register_queue(dispatch_target_t target, struct k_msgq *q, enum reg_mode mode)
+{
+	int id = (int)target;
+
+	if (!valid_id(id)) {
+		return -EINVAL;
+	}
+	if (q != NULL) {
+		/* Check the queue before changing anything: a refused registration keeps the old one. */
+		msg_target_t probe;
+
+		memset(&probe, 0, sizeof(probe));
+		int rc = msg_target_init(&probe, q,
+					 mode == REG_POINTER ? DISPATCH_MODE_POINTER : DISPATCH_MODE_VALUE,
+					 (uint16_t)id);
+		if (rc != 0) {
+			return rc;
+		}
+	}
+
+	dispatcher_os_lock(&reg_lock);
+	if (reg_queue[id] == q && reg_mode[id] == (q != NULL ? mode : REG_NONE)) {
+		dispatcher_os_unlock(&reg_lock);
+		return 0;
+	}
+	if (reg_queue[id] != NULL) {
+		/* The old queue: release what it still holds unless another id still feeds it. */
+		if (!queue_registered_elsewhere(reg_queue[id], id)) {
+			int purged = msg_target_purge(&reg_target[id]);
+
+			if (purged > 0) {
+				DLOG_INF("%s: released %d queued message(s) of its old queue",
+					 target_names[id], purged);
+			}
+		}
+		memset(&reg_target[id], 0, sizeof(reg_target[id]));
+	}
+	reg_queue[id] = q;
+	reg_mode[id] = q != NULL ? (uint8_t)mode : (uint8_t)REG_NONE;
+	if (q != NULL) {
+		(void)msg_target_init(&reg_target[id], q,
+				      mode == REG_POINTER ? DISPATCH_MODE_POINTER : DISPATCH_MODE_VALUE,
+				      (uint16_t)id);
+	}
+	publish_list();
+	dispatcher_os_unlock(&reg_lock);
+	return 0;
+}
+
+int dispatcher_init(void)
+{
+	dispatcher_os_lock(&reg_lock);
+	publish_list();
+	dispatcher_os_unlock(&reg_lock);
+	return dispatcher_pool_init();
+}
+
+int dispatcher_register_ptr_queue(dispatch_target_t target, struct k_msgq *queue)
+{
+	return register_queue(target, queue, REG_POINTER);
+}
+
+int dispatcher_register_value_queue(dispatch_target_t target, struct k_msgq *queue)
+{
+	return register_queue(target, queue, REG_VALUE);
+}
+
+struct k_msgq *dispatcher_get_ptr_queue(dispatch_target_t target)
+{
+	int id = (int)target;
+	struct k_msgq *q = NULL;
+
+	if (valid_id(id)) {
+		dispatcher_os_lock(&reg_lock);
+		q = reg_mode[id] == REG_POINTER ? reg_queue[id] : NULL;
+		dispatcher_os_unlock(&reg_lock);
+	}
+	return q;
+}
+
+bool dispatcher_has_ptr_queue(dispatch_target_t target)
+{
+	return dispatcher_get_ptr_queue(target) != NULL;
+}
+
+msg_target_t *dispatcher_target(dispatch_target_t target)
+{
+	int id = (int)target;
+	msg_target_t *t = NULL;
+
+	if (valid_id(id)) {
+		dispatcher_os_lock(&reg_lock);
+		t = reg_mode[id] != REG_NONE ? &reg_target[id] : NULL;
+		dispatcher_os_unlock(&reg_lock);
+	}
+	return t;
+}
+
+uint32_t dispatcher_unrouted_count(dispatch_target_t target)
+{
+	int id = (int)target;
+
+	return valid_id(id) ? __atomic_load_n(&reg_unrouted[id], __ATOMIC_RELAXED) : 0;
+}
+
+int dispatcher_broadcast_ptr_u8(pool_msg_t *msg, const uint8_t *targets)
+{
+	msg_target_t *list[TARGET_MAX];
+	size_t n = 0;
+	int rc;
+
+	if (msg == NULL) {
+		return -EINVAL;
+	}
+	if (dispatcher_port_in_isr()) {
+		/* The registry's mutex cannot be taken here: hand ISR events to a thread first. */
+		(void)msg_broadcast(msg, NULL, 0);
+		return -EPERM;
+	}
+	if (targets == NULL) {
+		/* Refused, but the reference is still consumed (and the drop counted). */
+		return msg_broadcast(msg, NULL, 0);
+	}
+
+	dispatcher_os_lock(&reg_lock);
+	for (int i = 0; i < (int)TARGET_MAX; i++) {
+		unsigned int id = targets[i];
+
+		if (id >= (unsigned int)TARGET_MAX) {
+			continue; /* the sentinel, or no module */
+		}
+		if (reg_mode[id] == REG_NONE) {
+			__atomic_fetch_add(&reg_unrouted[id], 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		list[n++] = &reg_target[id];
+	}
+	rc = msg_broadcast(msg, list, n);
+	dispatcher_os_unlock(&reg_lock);
+
+	/* No target at all: the entry was released and the drop counted; that is 0 queues. */
+	return (n == 0 && rc == -EINVAL) ? 0 : rc;
+}
+
+int(dispatcher_broadcast_ptr)(pool_msg_t *msg, const dispatch_target_t *targets)
+{
+	uint8_t ids[TARGET_MAX];
+
+	if (targets == NULL) {
+		return dispatcher_broadcast_ptr_u8(msg, NULL);
+	}
+	for (int i = 0; i < (int)TARGET_MAX; i++) {
+		unsigned int id = (unsigned int)targets[i];
+
+		ids[i] = id < (unsigned int)TARGET_MAX ? (uint8_t)id : (uint8_t)TARGET_MAX;
+	}
+	return dispatcher_broadcast_ptr_u8(msg, ids);
+}
+
+int dispatcher_send(const dispatcher_msg_t *msg)
+{
+	if (msg == NULL) {
+		return -EINVAL;
+	}
+	pool_msg_t *p = dispatcher_pool_try_alloc(DISPATCHER_POOL_STREAMING);
+
+	if (p == NULL) {
+		return -ENOMEM;
+	}
+	dispatcher_msg_t *m = p->msg;
+	size_t room = dispatcher_pool_payload_size(DISPATCHER_POOL_STREAMING);
+	size_t len = msg->message_len;
+
+	if (len > room) {
+		len = room;
+		z_dispatcher_pool_count_truncation(DISPATCHER_POOL_STREAMING);
+	}
+	m->source = msg->source;
+	m->n_targets = msg->n_targets;
+	m->context = msg->context;
+	memcpy(m->targets, msg->targets, sizeof(m->targets));
+	memcpy(m->data, msg->data, len);
+	m->message_len = (uint32_t)len;
+	return dispatcher_broadcast_ptr_u8(p, m->targets);
+}

@@ -1,0 +1,15 @@
+/*
+ * dispatcher_private.h (private): what dispatcher.c and dispatcher_pool.c share beyond the
+ * public headers.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef DISPATCHER_PRIVATE_H
+#define DISPATCHER_PRIVATE_H
+
+#include "dispatcher_pool.h"
+
+/** Counts one send of pool `type` whose payload was cut to the pool's payload size. */
+void z_dispatcher_pool_count_truncation(dispatcher_pool_type_t type);
+
+#endif /* DISPATCHER_PRIVATE_H */
