@@ -28,6 +28,7 @@ int main(void)
 #endif
     /* The layout C relies on in any build. */
     CHECK_EQ(offsetof(pool_msg_t, msg), 0);
-    CHECK_EQ(offsetof(dispatcher_msg_t, targets) + DISPATCHER_TARGETS_MAX, offsetof(dispatcher_msg_t, data));
+    CHECK_EQ(offsetof(dispatcher_msg_t, targets) + DISPATCHER_TARGETS_MAX, offsetof(dispatcher_msg_t, data_ptr));
+    CHECK_EQ(offsetof(dispatcher_msg_t, data_ptr) + sizeof(uint8_t *), offsetof(dispatcher_msg_t, data));
     return check_summary(EXPECT_ABI_OK ? "test_abi (matching header)" : "test_abi (mismatched header)");
 }

@@ -276,7 +276,7 @@ static void test_send_value_and_pointer(void)
 static void test_seed_api_beside(void)
 {
     /* The seed's default pool and the dispatcher's pools in one image. */
-    CHECK_EQ(pool_init(8, 128), 0);
+    CHECK_EQ(pool_init(8, DISPATCHER_PAYLOAD_MAX < 128 ? DISPATCHER_PAYLOAD_MAX : 128), 0);
     pool_msg_t *d = pool_try_alloc();
     pool_msg_t *s = dispatcher_pool_try_alloc(DISPATCHER_POOL_STREAMING);
     CHECK(d != NULL && s != NULL);
@@ -306,7 +306,7 @@ static void test_seed_api_beside(void)
  * unregistration has returned, the queue is empty (purged) and stays empty until the next
  * registration: no broadcast that looked the queue up before can still put into it. At the
  * end every entry is back. */
-#define RACE_ROUNDS 20000
+#define RACE_CYCLES 3000
 static struct k_msgq race_q;
 static atomic_int race_stop;
 static atomic_int race_late_puts;
@@ -317,8 +317,7 @@ static void *race_producer(void *arg)
     dispatch_target_t t[TARGET_MAX];
     dispatcher_fill_targets(t);
     t[0] = TARGET_BATTERY;
-    for (int i = 0; i < RACE_ROUNDS; i++) {
-        uint8_t b = (uint8_t)i;
+    for (uint8_t b = 0; !atomic_load(&race_stop); b++) {
         (void)dispatcher_pool_send_ptr(DISPATCHER_POOL_STREAMING, SOURCE_LIDAR, t, &b, 1, NULL);
     }
     return NULL;
@@ -327,7 +326,7 @@ static void *race_producer(void *arg)
 static void *race_registrar(void *arg)
 {
     (void)arg;
-    while (!atomic_load(&race_stop)) {
+    for (int cycle = 0; cycle < RACE_CYCLES; cycle++) {
         CHECK_EQ(dispatcher_register_ptr_queue(TARGET_BATTERY, &race_q), 0);
         sched_yield();
         CHECK_EQ(dispatcher_register_ptr_queue(TARGET_BATTERY, NULL), 0);
@@ -342,6 +341,7 @@ static void *race_registrar(void *arg)
             (void)dispatcher_port_msgq_purge(&race_q); /* keep going: count each one */
         }
     }
+    atomic_store(&race_stop, 1);
     return NULL;
 }
 
@@ -354,11 +354,10 @@ static void test_registry_race(void)
     for (int i = 0; i < 2; i++) {
         pthread_create(&prod[i], NULL, race_producer, NULL);
     }
+    pthread_join(reg, NULL);
     for (int i = 0; i < 2; i++) {
         pthread_join(prod[i], NULL);
     }
-    atomic_store(&race_stop, 1);
-    pthread_join(reg, NULL);
     CHECK_EQ(atomic_load(&race_late_puts), 0);
     CHECK_EQ(queued(&race_q), 0);
     CHECK_EQ(stats_of(DISPATCHER_POOL_STREAMING).pool_in_use, 0);

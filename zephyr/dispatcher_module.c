@@ -1,0 +1,249 @@
+/*
+ * dispatcher_module.c: module threads of dispatcher_module.h, and the queues the dispatcher
+ * creates, from static areas (no CONFIG_DYNAMIC_THREAD, no heap).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <zephyr/kernel.h>
+#include <zephyr/logging/log.h>
+
+#include "dispatcher_module.h"
+
+LOG_MODULE_DECLARE(dispatcher, CONFIG_DISPATCHER_POOL_LOG_LEVEL);
+
+#define QUEUE_WARN_INTERVAL_MS 10000
+
+K_THREAD_STACK_ARRAY_DEFINE(dm_stacks, CONFIG_DISPATCHER_MODULE_THREADS,
+			    CONFIG_DISPATCHER_MODULE_STACK_SIZE);
+static struct k_thread dm_threads[CONFIG_DISPATCHER_MODULE_THREADS];
+static size_t dm_threads_used;
+
+static pool_msg_t *dm_slots[CONFIG_DISPATCHER_MODULE_QUEUE_SLOTS];
+static size_t dm_slots_used;
+static struct k_msgq dm_queues[CONFIG_DISPATCHER_MODULE_QUEUES];
+static size_t dm_queues_used;
+
+static K_MUTEX_DEFINE(dm_lock);
+
+struct k_msgq *dispatcher_ptr_queue_create_register(dispatch_target_t target, uint16_t queue_len)
+{
+	struct k_msgq *q = NULL;
+
+	if (queue_len == 0 || (unsigned int)target >= (unsigned int)TARGET_MAX) {
+		return NULL;
+	}
+	(void)k_mutex_lock(&dm_lock, K_FOREVER);
+	if (dm_queues_used < ARRAY_SIZE(dm_queues) &&
+	    ARRAY_SIZE(dm_slots) - dm_slots_used >= queue_len) {
+		q = &dm_queues[dm_queues_used++];
+		k_msgq_init(q, (char *)&dm_slots[dm_slots_used], sizeof(pool_msg_t *), queue_len);
+		dm_slots_used += queue_len;
+	}
+	(void)k_mutex_unlock(&dm_lock);
+	if (q == NULL) {
+		LOG_ERR("%s: no room for a queue of %u (CONFIG_DISPATCHER_MODULE_QUEUES, _QUEUE_SLOTS)",
+			target_names[target], queue_len);
+		return NULL;
+	}
+	if (dispatcher_register_ptr_queue(target, q) != 0) {
+		return NULL;
+	}
+	return q;
+}
+
+void dispatcher_module_process_ptr_compat(dispatcher_module_t *m, pool_msg_t *pmsg)
+{
+	if (m == NULL || pmsg == NULL) {
+		return;
+	}
+	if (msg_pool_of(pmsg) == NULL) {
+		LOG_WRN("%s: %p is no pool's entry, dropped", m->name, (void *)pmsg);
+		return;
+	}
+	if (m->process_msg != NULL) {
+		m->process_msg(pmsg->msg);
+	}
+	m->processed++;
+	dispatcher_pool_msg_unref(pmsg);
+}
+
+static void warn_queue_depth(dispatcher_module_t *m)
+{
+	uint32_t used = k_msgq_num_used_get(m->queue);
+	uint32_t cap = used + k_msgq_num_free_get(m->queue);
+
+	if (cap == 0 || used * 4 < cap * 3) {
+		return;
+	}
+	int64_t now = k_uptime_get();
+
+	if (m->queue_warnings != 0 && now - m->last_queue_warn < QUEUE_WARN_INTERVAL_MS) {
+		return;
+	}
+	m->last_queue_warn = now;
+	m->queue_warnings++;
+	LOG_WRN("%s: queue depth high: %u/%u", m->name, used, cap);
+}
+
+/* Milliseconds to wait for a message before the next step is due (-1: forever). */
+static int32_t until_next_step(dispatcher_module_t *m)
+{
+	uint32_t period = m->step_ms;
+
+	if (m->step_frame == NULL || period == 0) {
+		m->z_period = 0;
+		return -1;
+	}
+	int64_t now = k_uptime_get();
+
+	if (period != m->z_period) {
+		/* Started, or step_ms changed: a new schedule from now. */
+		m->z_period = period;
+		m->next_step = now + period;
+	}
+	int64_t wait = m->next_step - now;
+
+	return wait <= 0 ? 0 : (int32_t)MIN(wait, (int64_t)INT32_MAX);
+}
+
+static void run_step_if_due(dispatcher_module_t *m)
+{
+	if (m->z_period == 0 || m->step_frame == NULL) {
+		return;
+	}
+	int64_t start = k_uptime_get();
+
+	if (start < m->next_step) {
+		return;
+	}
+	m->step_frame();
+	m->steps++;
+	/* Whole periods from the schedule, not from now: no drift; missed periods are skipped. */
+	do {
+		m->next_step += m->z_period;
+	} while (m->next_step <= start);
+}
+
+static void module_thread(void *arg, void *unused1, void *unused2)
+{
+	dispatcher_module_t *m = arg;
+
+	ARG_UNUSED(unused1);
+	ARG_UNUSED(unused2);
+	for (;;) {
+		int32_t wait = until_next_step(m);
+		pool_msg_t *p = NULL;
+
+		warn_queue_depth(m);
+		int rc = msg_receive(&m->z_rx, wait, &p, NULL);
+
+		if (rc == 0) {
+			if (m->process_msg != NULL) {
+				m->process_msg(p->msg);
+			}
+			m->processed++;
+			dispatcher_pool_msg_unref(p);
+		} else if (rc != -EAGAIN) {
+			LOG_WRN("%s: receive failed (%d)", m->name, rc);
+		}
+		run_step_if_due(m);
+	}
+}
+
+/* A thread object and stack for m: its own (DISPATCHER_MODULE_DEFINE) or from the areas. */
+static int take_thread(dispatcher_module_t *m)
+{
+	if (m->z_thread != NULL && m->z_stack != NULL) {
+		return 0;
+	}
+	size_t want = m->stack_size != 0 ? m->stack_size : CONFIG_DISPATCHER_MODULE_STACK_SIZE;
+	int rc = 0;
+
+	(void)k_mutex_lock(&dm_lock, K_FOREVER);
+	if (dm_threads_used >= ARRAY_SIZE(dm_threads)) {
+		rc = -ENOMEM;
+	} else if (want <= K_THREAD_STACK_SIZEOF(dm_stacks[0])) {
+		m->z_thread = &dm_threads[dm_threads_used];
+		m->z_stack = dm_stacks[dm_threads_used];
+		m->z_stack_bytes = K_THREAD_STACK_SIZEOF(dm_stacks[0]);
+		dm_threads_used++;
+	} else {
+#ifdef CONFIG_DYNAMIC_THREAD
+		k_thread_stack_t *stack = k_thread_stack_alloc(want, 0);
+
+		if (stack == NULL) {
+			rc = -ENOMEM;
+		} else {
+			m->z_thread = &dm_threads[dm_threads_used++];
+			m->z_stack = stack;
+			m->z_stack_bytes = want;
+		}
+#else
+		rc = -ENOMEM;
+#endif
+	}
+	(void)k_mutex_unlock(&dm_lock);
+	if (rc != 0) {
+		LOG_ERR("%s: no thread for a %u B stack (CONFIG_DISPATCHER_MODULE_THREADS=%d, "
+			"_STACK_SIZE=%d%s)",
+			m->name, (unsigned int)want, CONFIG_DISPATCHER_MODULE_THREADS,
+			CONFIG_DISPATCHER_MODULE_STACK_SIZE,
+			IS_ENABLED(CONFIG_DYNAMIC_THREAD) ? "" : ", no CONFIG_DYNAMIC_THREAD");
+	}
+	return rc;
+}
+
+int dispatcher_module_start(dispatcher_module_t *m)
+{
+	if (m == NULL || (unsigned int)m->target >= (unsigned int)TARGET_MAX) {
+		return -EINVAL;
+	}
+	if (m->name == NULL) {
+		m->name = target_names[m->target];
+	}
+	if (m->z_started) {
+		return -EALREADY;
+	}
+	if (m->queue == NULL) {
+		if (m->queue_len == 0) {
+			return -EINVAL;
+		}
+		m->queue = dispatcher_ptr_queue_create_register(m->target, m->queue_len);
+		if (m->queue == NULL) {
+			return -ENOMEM;
+		}
+	} else if (m->z_register) {
+		int rc = dispatcher_register_ptr_queue(m->target, m->queue);
+
+		if (rc != 0) {
+			return rc;
+		}
+	}
+	memset(&m->z_rx, 0, sizeof(m->z_rx));
+	int rc = msg_target_init(&m->z_rx, m->queue, DISPATCH_MODE_POINTER, (uint16_t)m->target);
+
+	if (rc != 0) {
+		LOG_ERR("%s: its queue does not carry pointers (%d)", m->name, rc);
+		return rc;
+	}
+	rc = take_thread(m);
+	if (rc != 0) {
+		return rc;
+	}
+	m->next_step = 0;
+	m->last_queue_warn = 0;
+	m->z_period = 0;
+	m->z_started = true;
+	k_tid_t tid = k_thread_create(m->z_thread, m->z_stack, m->z_stack_bytes, module_thread, m,
+				      NULL, NULL, m->task_prio, 0, K_NO_WAIT);
+
+	(void)k_thread_name_set(tid, m->name);
+	LOG_INF("%s: started (stack %u B, queue %u, step %u ms)", m->name,
+		(unsigned int)m->z_stack_bytes,
+		k_msgq_num_used_get(m->queue) + k_msgq_num_free_get(m->queue),
+		(unsigned int)m->step_ms);
+	return 0;
+}
