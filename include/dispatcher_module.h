@@ -16,7 +16,8 @@
  * place (no copy onto its stack; read it, never write it, and take a reference with
  * dispatcher_pool_msg_ref to keep it past the call), releases it, and calls step_frame every
  * step_ms on an absolute schedule (missed periods are skipped, not bunched). step_ms may be
- * changed while the module runs (a 32-bit store; the next period uses it); 0 stops stepping.
+ * changed while the module runs (a 32-bit store): a new schedule starts when the period under
+ * way ends (or within 50 ms when stepping was stopped); 0 stops stepping.
  * It warns once per 10 s while its queue is at least 75 % full.
  *
  * dispatcher_module_start needs no CONFIG_DYNAMIC_THREAD and no heap: threads, stacks and

@@ -88,14 +88,21 @@ static void warn_queue_depth(dispatcher_module_t *m)
 	LOG_WRN("%s: queue depth high: %u/%u", m->name, used, cap);
 }
 
+/* A module with a step_frame but step_ms 0 checks step_ms this often (it may be set later). */
+#define STEP_POLL_MS 50
+
 /* Milliseconds to wait for a message before the next step is due (-1: forever). */
 static int32_t until_next_step(dispatcher_module_t *m)
 {
 	uint32_t period = m->step_ms;
 
-	if (m->step_frame == NULL || period == 0) {
+	if (m->step_frame == NULL) {
 		m->z_period = 0;
 		return -1;
+	}
+	if (period == 0) {
+		m->z_period = 0;
+		return STEP_POLL_MS;
 	}
 	int64_t now = k_uptime_get();
 
