@@ -173,11 +173,91 @@ static const char *const scheme_name[S_COUNT] = {
 	[S_SLAB] = "(d) k_mem_slab + atomic refcount, N k_msgq of pointers",
 	[S_ZBUS] = "(e) zbus: zbus_chan_pub, N msg subscribers, zbus_sub_wait_msg",
 	[S_FW] = "(f) firmware scheme: k_mutex free list + k_sem, ref per put",
-	[S_FLOOR] = "floor: 4-byte token through N k_msgq (switches + k_msgq only)",
+	[S_FLOOR] = "floor: a 4-byte token through N k_msgq, nothing else",
 };
 
 static uint32_t errors;
 static uint16_t seq;
+
+/* Consumer i's work for one message of scheme s: receive (waiting up to `forever` or not at
+ * all), read the header, release. Returns false when nothing was received.
+ */
+static bool consume_one(enum scheme s, int i, bool forever)
+{
+	k_timeout_t to = forever ? K_FOREVER : K_NO_WAIT;
+
+	switch (s) {
+	case S_VALUE:
+		if (k_msgq_get(&val_q[i], &sink, to) != 0) {
+			return false;
+		}
+		consume(i, &sink);
+		return true;
+	case S_OURS: {
+		pool_msg_t *p;
+
+		if (msg_receive(&ours_t[i], forever ? -1 : 0, &p, NULL) != 0) {
+			return false;
+		}
+		consume(i, p->msg);
+		if (msg_unref(p) != 0) {
+			errors++;
+		}
+		return true;
+	}
+	case S_NETBUF: {
+		struct net_buf *b;
+
+		if (k_msgq_get(&ptr_q[i], &b, to) != 0) {
+			return false;
+		}
+		consume(i, (const dispatcher_msg_t *)b->data);
+		net_buf_unref(b);
+		return true;
+	}
+	case S_SLAB: {
+		struct slab_msg *m;
+
+		if (k_msgq_get(&ptr_q[i], &m, to) != 0) {
+			return false;
+		}
+		consume(i, &m->msg);
+		slab_unref(m);
+		return true;
+	}
+	case S_ZBUS: {
+		const struct zbus_channel *c;
+
+		if (zbus_sub_wait_msg(zsubs[i], &c, &sink, to) != 0) {
+			return false;
+		}
+		consume(i, &sink);
+		return true;
+	}
+	case S_FW: {
+		struct fw_entry *e;
+
+		if (k_msgq_get(&ptr_q[i], &e, to) != 0) {
+			return false;
+		}
+		consume(i, e->msg);
+		fw_pool_unref(e);
+		return true;
+	}
+	case S_FLOOR: {
+		uintptr_t tok;
+
+		if (k_msgq_get(&ptr_q[i], &tok, to) != 0) {
+			return false;
+		}
+		got[i]++;
+		sum[i] += (uint16_t)tok;
+		return true;
+	}
+	default:
+		return false;
+	}
+}
 
 static void consumer(void *p1, void *p2, void *p3)
 {
@@ -186,74 +266,8 @@ static void consumer(void *p1, void *p2, void *p3)
 
 	ARG_UNUSED(p3);
 	for (;;) {
-		switch (s) {
-		case S_VALUE:
-			if (k_msgq_get(&val_q[i], &sink, K_FOREVER) == 0) {
-				consume(i, &sink);
-			}
-			break;
-		case S_OURS: {
-			pool_msg_t *p;
-
-			if (msg_receive(&ours_t[i], -1, &p, NULL) == 0) {
-				consume(i, p->msg);
-				if (msg_unref(p) != 0) {
-					errors++;
-				}
-			} else {
-				errors++;
-			}
-			break;
-		}
-		case S_NETBUF: {
-			struct net_buf *b;
-
-			if (k_msgq_get(&ptr_q[i], &b, K_FOREVER) == 0) {
-				consume(i, (const dispatcher_msg_t *)b->data);
-				net_buf_unref(b);
-			}
-			break;
-		}
-		case S_SLAB: {
-			struct slab_msg *m;
-
-			if (k_msgq_get(&ptr_q[i], &m, K_FOREVER) == 0) {
-				consume(i, &m->msg);
-				slab_unref(m);
-			}
-			break;
-		}
-		case S_ZBUS: {
-			const struct zbus_channel *c;
-
-			if (zbus_sub_wait_msg(zsubs[i], &c, &sink, K_FOREVER) == 0) {
-				consume(i, &sink);
-			} else {
-				errors++;
-			}
-			break;
-		}
-		case S_FW: {
-			struct fw_entry *e;
-
-			if (k_msgq_get(&ptr_q[i], &e, K_FOREVER) == 0) {
-				consume(i, e->msg);
-				fw_pool_unref(e);
-			}
-			break;
-		}
-		case S_FLOOR: {
-			uintptr_t tok;
-
-			if (k_msgq_get(&ptr_q[i], &tok, K_FOREVER) == 0) {
-				got[i]++;
-				sum[i] += (uint16_t)tok;
-			}
-			break;
-		}
-		default:
+		if (!consume_one(s, i, true)) {
 			errors++;
-			return;
 		}
 	}
 }
@@ -365,6 +379,19 @@ static void broadcast(enum scheme s, uint32_t n)
 	}
 }
 
+static void broadcast(enum scheme s, uint32_t n);
+
+/* The same broadcast with no consumer threads: the producer drains the N queues itself. */
+static void broadcast_drain(enum scheme s, uint32_t n)
+{
+	broadcast(s, n);
+	for (uint32_t i = 0; i < n; i++) {
+		if (!consume_one(s, (int)i, false)) {
+			errors++;
+		}
+	}
+}
+
 /* ----- timing -------------------------------------------------------------------------------- */
 
 static struct k_thread cons_thread[NMAX];
@@ -463,6 +490,7 @@ static void stop_consumers(uint32_t n, uint32_t expected, uint32_t expected_sum)
 }
 
 static uint32_t bcast_x10[S_COUNT][NN];
+static uint32_t drain_x10[S_COUNT][NN];
 
 static void measure_broadcast(enum scheme s)
 {
@@ -481,6 +509,19 @@ static void measure_broadcast(enum scheme s)
 			want_sum += (uint16_t)(first + j);
 		}
 		stop_consumers(n, total, want_sum);
+	}
+}
+
+static void measure_drain(enum scheme s)
+{
+	for (size_t k = 0; k < NN; k++) {
+		memset(got, 0, sizeof(got));
+		drain_x10[s][k] = to_instr_x10(best_batch(broadcast_drain, s, ns[k], ITERS), ITERS);
+		for (size_t i = 0; i < ns[k]; i++) {
+			if (got[i] != REPS * ITERS) {
+				errors++;
+			}
+		}
 	}
 }
 
@@ -623,6 +664,9 @@ int main(void)
 	for (int s = 0; s < S_COUNT; s++) {
 		measure_broadcast((enum scheme)s);
 	}
+	for (int s = 0; s < S_COUNT; s++) {
+		measure_drain((enum scheme)s);
+	}
 
 	/* Alloc + free: batches of AF_ITERS, the empty batch re-measured at that length. */
 	empty_batch_cycles = best_batch(empty_op, S_COUNT, 0, AF_ITERS);
@@ -658,7 +702,16 @@ int main(void)
 	for (size_t k = 0; k < NN; k++) {
 		print_x10(bcast_x10[S_OURS][k] - MIN(bcast_x10[S_OURS][k], bcast_x10[S_FLOOR][k]));
 	}
-	printk("\n\n| instructions per operation (same thread) | instructions |\n|---|---:|\n");
+	printk("\n\n| same thread, no consumer threads: the producer drains the N queues itself | "
+	       "N=1 | N=4 | N=8 | N=16 |\n|---|---:|---:|---:|---:|\n");
+	for (int s = 0; s < S_COUNT; s++) {
+		printk("| %s |", scheme_name[s]);
+		for (size_t k = 0; k < NN; k++) {
+			print_x10(drain_x10[s][k]);
+		}
+		printk("\n");
+	}
+	printk("\n| instructions per operation (same thread) | instructions |\n|---|---:|\n");
 	for (int a = 0; a < AF_COUNT; a++) {
 		printk("| %s |", af_name[a]);
 		print_x10(af_x10[a]);
@@ -673,6 +726,8 @@ int main(void)
 	print_ratio("zbus_over_ours_8", bcast_x10[S_ZBUS][k8], bcast_x10[S_OURS][k8]);
 	print_ratio("ours_over_fw_8", bcast_x10[S_OURS][k8], bcast_x10[S_FW][k8]);
 	print_ratio("allocfree_ours_over_slab", af_x10[AF_OURS], af_x10[AF_SLAB]);
+	print_ratio("drain_value_over_ours_8", drain_x10[S_VALUE][k8], drain_x10[S_OURS][k8]);
+	print_ratio("drain_slab_over_ours_8", drain_x10[S_SLAB][k8], drain_x10[S_OURS][k8]);
 	printk("\n");
 
 	if (errors != 0) {
