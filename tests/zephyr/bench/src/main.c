@@ -489,6 +489,33 @@ static void stop_consumers(uint32_t n, uint32_t expected, uint32_t expected_sum)
 	}
 }
 
+/* After a run every message is back: nothing held, nothing released twice. */
+static void check_idle(enum scheme s, uint32_t n)
+{
+	struct pool_stats ps;
+	bool ok = true;
+
+	if (msg_pool_stats(OURS, &ps) != 0 || ps.pool_in_use != 0 || ps.invalid_unrefs != 0 ||
+	    ps.invalid_refs != 0) {
+		ok = false;
+	}
+	if (k_mem_slab_num_used_get(&slab) != 0) {
+		ok = false;
+	}
+	if (fw.in_use != 0 || fw.double_free_count != 0 || k_sem_count_get(&fw.available) != ENTRIES) {
+		ok = false;
+	}
+	for (size_t i = 0; i < ENTRIES; i++) {
+		if (fw_entries[i].ref != 0 || !fw_entries[i].on_free_list) {
+			ok = false;
+		}
+	}
+	if (!ok) {
+		printk("BENCH ERROR: scheme %d N=%u left a pool busy or released twice\n", s, n);
+		errors++;
+	}
+}
+
 static uint32_t bcast_x10[S_COUNT][NN];
 static uint32_t drain_x10[S_COUNT][NN];
 
@@ -509,6 +536,7 @@ static void measure_broadcast(enum scheme s)
 			want_sum += (uint16_t)(first + j);
 		}
 		stop_consumers(n, total, want_sum);
+		check_idle(s, n);
 	}
 }
 
@@ -522,6 +550,7 @@ static void measure_drain(enum scheme s)
 				errors++;
 			}
 		}
+		check_idle(s, ns[k]);
 	}
 }
 
