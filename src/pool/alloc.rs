@@ -40,7 +40,6 @@ impl<'a, P: Port> Pool<'a, P> {
         let index = self.free.pop(self.descs)?;
         let d = &self.descs[index as usize];
         d.set_allocated(self.port.now_ms());
-        self.counters.on_alloc();
         Some(d)
     }
 

@@ -84,7 +84,13 @@ impl<P: Port> Pool<'_, P> {
             .iter()
             .filter(|d| d.refcount() > 0)
             .count();
-        if bad || free + held != entries || self.counters.in_use() as usize != held {
+        // The free list's depth mark: every entry ever handed out is below it (module docs of
+        // `freelist`), so a held entry above it means a corrupt list or mark.
+        let touched = self.free.touched() as usize;
+        let above_mark = self.descs[touched.min(entries)..entries]
+            .iter()
+            .any(|d| d.refcount() > 0);
+        if bad || above_mark || free + held != entries || touched > entries {
             return Err(PoolError::Corrupt);
         }
         let mut heap_held = 0;

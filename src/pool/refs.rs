@@ -21,10 +21,13 @@ impl<'a, P: Port> Pool<'a, P> {
         if offset >= core::mem::size_of_val(self.descs) {
             return Err(PoolError::ForeignPointer);
         }
-        if !offset.is_multiple_of(size) {
+        // One division (a multiply by the inverse for a constant size) and a multiply back,
+        // instead of a remainder and a division.
+        let index = offset / size;
+        if index * size != offset {
             return Err(PoolError::MisalignedPointer);
         }
-        Ok(offset / size)
+        Ok(index)
     }
 
     /// The descriptor `p` designates, if it is one of ours (it may be free).
@@ -81,12 +84,14 @@ impl<'a, P: Port> Pool<'a, P> {
         r
     }
 
-    /// Drops one reference of the descriptor at `index` (already validated: the handle's
-    /// path, which skips the pointer checks). A double unref is still refused and counted.
+    /// Drops one reference of `d`, one of this pool's descriptors (the handle's path, which
+    /// skips the pointer checks). A double unref is still refused and counted.
     #[inline]
-    pub(crate) fn unref_index(&self, index: usize) {
-        if let Err(e) = self.unref_at(index, 1) {
-            self.refused_unref(e);
+    pub(crate) fn unref_own(&self, d: &Descriptor) {
+        match d.try_unref_n(1) {
+            Ok(true) => self.recycle(self.index_of_own(d), d),
+            Ok(false) => {}
+            Err(e) => self.refused_unref(e),
         }
     }
 
@@ -127,7 +132,6 @@ impl<'a, P: Port> Pool<'a, P> {
     #[inline]
     pub(crate) fn recycle(&self, index: usize, d: &Descriptor) {
         if index < self.layout.entries {
-            self.counters.on_free();
             self.free.push(self.descs, index as u16);
             self.wake_waiter();
         } else {
