@@ -97,6 +97,9 @@ pub struct Snapshot {
     pub stride: u32,
 }
 
+// `Snapshot::values` relies on this: 16 `u32` fields, no padding.
+const _: () = assert!(core::mem::size_of::<Snapshot>() == 16 * 4);
+
 impl Counters {
     pub(crate) fn snapshot(&self, d: Derived) -> Snapshot {
         let r = |c: &AtomicU32| c.load(Ordering::Relaxed);
@@ -162,6 +165,7 @@ impl<'b> JsonWriter<'b> {
         self.len == 0
     }
     /// Appends raw bytes (already valid JSON).
+    #[inline(never)]
     pub fn raw(&mut self, s: &[u8]) -> &mut Self {
         match self.len.checked_add(s.len()) {
             Some(end) if end <= self.buf.len() && !self.overflow => {
@@ -173,6 +177,7 @@ impl<'b> JsonWriter<'b> {
         self
     }
     /// Appends `v` in decimal.
+    #[inline(never)]
     pub fn uint(&mut self, mut v: u32) -> &mut Self {
         let mut digits = [0u8; 10];
         let mut i = digits.len();
@@ -189,6 +194,7 @@ impl<'b> JsonWriter<'b> {
     /// Appends `s` as a JSON string (quoted; `"`, `\` and control characters escaped). JSON
     /// text is UTF-8: each invalid UTF-8 sequence in `s` is written as U+FFFD, as
     /// `String::from_utf8_lossy` does (found by the `json` fuzz target).
+    #[inline(never)]
     pub fn string(&mut self, s: &[u8]) -> &mut Self {
         self.raw(b"\"");
         for chunk in s.utf8_chunks() {
@@ -223,6 +229,14 @@ impl<'b> JsonWriter<'b> {
         }
         self.string(key.as_bytes()).raw(b":").uint(v)
     }
+    /// [`field`](Self::field) for a key known to need no escaping (the crate's own names).
+    #[inline(never)]
+    fn plain_field(&mut self, first: bool, key: &str, v: u32) -> &mut Self {
+        self.raw(if first { b"\"" } else { b",\"" })
+            .raw(key.as_bytes())
+            .raw(b"\":")
+            .uint(v)
+    }
     /// Ends the text with a NUL byte not counted in the length (for C); the length, or
     /// [`PoolError::BufferTooSmall`](crate::PoolError::BufferTooSmall) if anything did not fit.
     pub fn finish(mut self) -> Result<usize, crate::PoolError> {
@@ -237,26 +251,37 @@ impl<'b> JsonWriter<'b> {
 }
 
 impl Snapshot {
+    /// The counters' names, in field order (the order the JSON writer and the shell print them).
+    pub const NAMES: [&'static str; 16] = [
+        "pool_total",
+        "pool_in_use",
+        "pool_alloc_failures",
+        "pool_drop_count",
+        "enqueue_failures",
+        "high_water",
+        "allocations",
+        "frees",
+        "invalid_unrefs",
+        "invalid_refs",
+        "fallback_allocs",
+        "fallback_in_use",
+        "broadcasts",
+        "purged",
+        "payload_size",
+        "stride",
+    ];
+
+    /// The counters as an array, in field order.
+    pub fn values(&self) -> [u32; 16] {
+        // SAFETY: `Snapshot` is `repr(C)` with exactly 16 `u32` fields and no padding (size
+        // checked below), which is the layout of `[u32; 16]`; `Snapshot` is `Copy`.
+        unsafe { core::mem::transmute::<Snapshot, [u32; 16]>(*self) }
+    }
+
     /// The counters by name, in the order the JSON writer and the shell print them.
     pub fn fields(&self) -> [(&'static str, u32); 16] {
-        [
-            ("pool_total", self.pool_total),
-            ("pool_in_use", self.pool_in_use),
-            ("pool_alloc_failures", self.pool_alloc_failures),
-            ("pool_drop_count", self.pool_drop_count),
-            ("enqueue_failures", self.enqueue_failures),
-            ("high_water", self.high_water),
-            ("allocations", self.allocations),
-            ("frees", self.frees),
-            ("invalid_unrefs", self.invalid_unrefs),
-            ("invalid_refs", self.invalid_refs),
-            ("fallback_allocs", self.fallback_allocs),
-            ("fallback_in_use", self.fallback_in_use),
-            ("broadcasts", self.broadcasts),
-            ("purged", self.purged),
-            ("payload_size", self.payload_size),
-            ("stride", self.stride),
-        ]
+        let v = self.values();
+        core::array::from_fn(|i| (Self::NAMES[i], v[i]))
     }
 
     /// Writes the snapshot (and `targets`, if any) as one JSON object into `buf`, followed by
@@ -293,11 +318,11 @@ impl Snapshot {
         w.raw(b"{");
         let mut first = true;
         if !name.is_empty() {
-            w.string(b"name").raw(b":").string(name.as_bytes());
+            w.raw(b"\"name\":").string(name.as_bytes());
             first = false;
         }
-        for (key, v) in self.fields() {
-            w.field(first, key, v);
+        for (key, v) in Self::NAMES.iter().zip(self.values()) {
+            w.plain_field(first, key, v);
             first = false;
         }
         if let Some(targets) = targets {
@@ -316,10 +341,10 @@ pub fn write_targets(targets: &[TargetStats], w: &mut JsonWriter<'_>) {
             w.raw(b",");
         }
         w.raw(b"{")
-            .field(true, "id", t.id.into())
-            .field(false, "delivered", t.delivered)
-            .field(false, "failed", t.failed)
-            .field(false, "queued", t.queued)
+            .plain_field(true, "id", t.id.into())
+            .plain_field(false, "delivered", t.delivered)
+            .plain_field(false, "failed", t.failed)
+            .plain_field(false, "queued", t.queued)
             .raw(b"}");
     }
     w.raw(b"]");

@@ -65,7 +65,8 @@ pub struct CheckReport {
 }
 
 impl<P: Port> Pool<'_, P> {
-    /// Proves free list + held entries = all entries and that the counters agree.
+    /// Proves free list + held entries = all entries, that no entry above the free list's depth
+    /// mark (the high-water mark) is held, and that the heap fallback counters agree.
     ///
     /// Exact only while no other thread uses the pool (call it when quiescent: tests, the
     /// shell on an idle system). Returns [`PoolError::Corrupt`] on any disagreement.
@@ -101,7 +102,12 @@ impl<P: Port> Pool<'_, P> {
             }
             heap_held += claimed as usize;
         }
-        if self.snapshot().fallback_in_use as usize != heap_held {
+        let c = &self.counters;
+        let fallback_in_use = c
+            .fallback_allocs
+            .load(Ordering::Relaxed)
+            .wrapping_sub(c.fallback_frees.load(Ordering::Relaxed));
+        if fallback_in_use as usize != heap_held {
             return Err(PoolError::Corrupt);
         }
         Ok(CheckReport {

@@ -96,7 +96,9 @@ impl<'a, P: Port> Pool<'a, P> {
     }
 
     /// Drops `n` references of the descriptor at `index`, recycling it on the last one.
-    #[inline]
+    /// Not inlined: `unref_raw`, `purge` and the end of `broadcast` share one copy of the
+    /// recycling path (a smaller image); the handle's drop has its own (`unref_own`).
+    #[inline(never)]
     pub(crate) fn unref_at(&self, index: usize, n: u32) -> Result<(), PoolError> {
         let d = &self.descs[index];
         if d.try_unref_n(n)? {
