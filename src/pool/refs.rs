@@ -12,14 +12,16 @@ impl<'a, P: Port> Pool<'a, P> {
     /// pointers. Never dereferences `p`.
     #[inline]
     pub fn index_of(&self, p: *const Descriptor) -> Result<usize, PoolError> {
-        if p.is_null() {
-            return Err(PoolError::Null);
-        }
         let base = self.descs.as_ptr() as usize;
         let size = core::mem::size_of::<Descriptor>();
         let offset = (p as usize).wrapping_sub(base);
         if offset >= core::mem::size_of_val(self.descs) {
-            return Err(PoolError::ForeignPointer);
+            // NULL is outside every pool's array too: told apart only on the refusal path.
+            return Err(if p.is_null() {
+                PoolError::Null
+            } else {
+                PoolError::ForeignPointer
+            });
         }
         // One division (a multiply by the inverse for a constant size) and a multiply back,
         // instead of a remainder and a division.
@@ -96,9 +98,26 @@ impl<'a, P: Port> Pool<'a, P> {
     }
 
     /// Drops `n` references of the descriptor at `index`, recycling it on the last one.
-    /// Not inlined: `unref_raw`, `purge` and the end of `broadcast` share one copy of the
-    /// recycling path (a smaller image); the handle's drop has its own (`unref_own`).
-    #[inline(never)]
+    ///
+    /// On the MCU targets not inlined: `unref_raw`, `purge` and the end of `broadcast` share
+    /// one copy (a smaller image; the handle's drop has its own, `unref_own`). On the 64-bit
+    /// hosts inlined (speed over size, as at opt-level 3).
+    #[cfg_attr(
+        any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "powerpc64"
+        ),
+        inline
+    )]
+    #[cfg_attr(
+        not(any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "powerpc64"
+        )),
+        inline(never)
+    )]
     pub(crate) fn unref_at(&self, index: usize, n: u32) -> Result<(), PoolError> {
         let d = &self.descs[index];
         if d.try_unref_n(n)? {
