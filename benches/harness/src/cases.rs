@@ -506,14 +506,14 @@ fn value_copy(n: usize, payload: usize) -> Bench {
     }
 }
 
-/// Wall-clock throughput (ops/s) of 2 threads each running `op` for `ms` milliseconds.
-pub fn two_threads(ms: u64, op: &(dyn Fn() + Sync)) -> f64 {
+/// Wall-clock throughput (ops/s) of `n` threads each running `op` for `ms` milliseconds.
+pub fn threads(n: usize, ms: u64, op: &(dyn Fn() + Sync)) -> f64 {
     use std::sync::atomic::AtomicBool;
     use std::sync::Barrier;
     let stop = AtomicBool::new(false);
-    let barrier = Barrier::new(3);
+    let barrier = Barrier::new(n + 1);
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..2)
+        let handles: Vec<_> = (0..n)
             .map(|_| {
                 s.spawn(|| {
                     barrier.wait();
@@ -539,6 +539,11 @@ pub fn two_threads(ms: u64, op: &(dyn Fn() + Sync)) -> f64 {
 
 /// One contended run each, ours then heapless (or the reverse when `reverse`): (ours, heapless) ops/s.
 pub fn contended_pair(pool: &'static BenchPool, ms: u64, reverse: bool) -> (f64, f64) {
+    pair(2, pool, ms, reverse)
+}
+
+/// [`contended_pair`] with `n` threads (1: the uncontended single-thread rate).
+pub fn pair(n: usize, pool: &'static BenchPool, ms: u64, reverse: bool) -> (f64, f64) {
     manage_heapless();
     let ours = || {
         let m = pool.try_alloc().expect("ours: pool empty under 2 threads");
@@ -551,10 +556,10 @@ pub fn contended_pair(pool: &'static BenchPool, ms: u64, reverse: bool) -> (f64,
         drop(black_box(a));
     };
     if reverse {
-        let h = two_threads(ms, &theirs);
-        (two_threads(ms, &ours), h)
+        let h = threads(n, ms, &theirs);
+        (threads(n, ms, &ours), h)
     } else {
-        let o = two_threads(ms, &ours);
-        (o, two_threads(ms, &theirs))
+        let o = threads(n, ms, &ours);
+        (o, threads(n, ms, &theirs))
     }
 }
