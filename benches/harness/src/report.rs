@@ -18,6 +18,9 @@ pub struct Contended {
     pub reps: Vec<(f64, f64)>,
     /// (ours, heapless) ops/s per repetition, 1 thread (same pool, same repetition).
     pub single: Vec<(f64, f64)>,
+    /// (ours, heapless) ops/s per repetition, 2 threads pinned to one CPU (`taskset -c 0`):
+    /// time-sliced. NaN when `taskset` is not available.
+    pub sliced: Vec<(f64, f64)>,
     /// The 1-minute load average read just before each repetition.
     pub load: Vec<f64>,
     /// Duration of each run.
@@ -54,19 +57,30 @@ impl Contended {
         median(self.single.iter().map(|(o, h)| o / h).collect())
     }
 
+    /// Median of the per-repetition ratios ours / heapless, 2 threads time-sliced on one CPU.
+    pub fn sliced_ratio(&self) -> f64 {
+        median(self.sliced.iter().map(|(o, h)| o / h).collect())
+    }
+
     /// A Markdown table.
     pub fn markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
             "| repetition | load (1 min) | 2 threads: ours (Mops/s) | heapless ArcPool<u32> (Mops/s) | ours / heapless | \
-             1 thread: ours | heapless | ours / heapless |"
+             1 thread: ours | heapless | ours / heapless | 2 threads on 1 CPU: ours | heapless | ours / heapless |"
         );
-        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|");
-        for (i, ((o, h), (o1, h1))) in self.reps.iter().zip(&self.single).enumerate() {
+        let _ = writeln!(
+            s,
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for i in 0..self.reps.len() {
+            let (o, h) = self.reps[i];
+            let (o1, h1) = self.single[i];
+            let (os, hs) = self.sliced[i];
             let _ = writeln!(
                 s,
-                "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
                 i + 1,
                 self.load[i],
                 o / 1e6,
@@ -74,34 +88,68 @@ impl Contended {
                 o / h,
                 o1 / 1e6,
                 h1 / 1e6,
-                o1 / h1
+                o1 / h1,
+                os / 1e6,
+                hs / 1e6,
+                os / hs
             );
         }
         let m =
             |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| median(v.iter().map(f).collect()) / 1e6;
         let _ = writeln!(
             s,
-            "| **median** | {:.2} | **{:.2}** | **{:.2}** | **{:.2}** | **{:.2}** | **{:.2}** | **{:.2}** |",
+            "| **median** | {:.2} | **{:.2}** | **{:.2}** | **{:.2}** | **{:.2}** | **{:.2}** | **{:.2}** | **{:.2}** | **{:.2}** | **{:.2}** |",
             median(self.load.clone()),
             m(&self.reps, |r| r.0),
             m(&self.reps, |r| r.1),
             self.ratio(),
             m(&self.single, |r| r.0),
             m(&self.single, |r| r.1),
-            self.single_ratio()
+            self.single_ratio(),
+            m(&self.sliced, |r| r.0),
+            m(&self.sliced, |r| r.1),
+            self.sliced_ratio()
         );
         s
     }
 }
 
-/// `reps` interleaved repetitions of `ms` ms each (2 threads, then 1 thread, alternating which
-/// pool runs first), each preceded by a load-average reading.
+/// One 2-thread pair in a child process pinned to CPU 0 (`taskset -c 0`): the threads take
+/// turns on one core. (NaN, NaN) when `taskset` is missing or fails.
+fn pinned_pair(ms: u64, reverse: bool) -> (f64, f64) {
+    let nan = (f64::NAN, f64::NAN);
+    let Ok(exe) = std::env::current_exe() else {
+        return nan;
+    };
+    let out = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(exe)
+        .args([
+            "pair",
+            "2",
+            &ms.to_string(),
+            if reverse { "1" } else { "0" },
+        ])
+        .output();
+    let Some(out) = out.ok().filter(|o| o.status.success()) else {
+        return nan;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text
+        .split_whitespace()
+        .map(|v| v.parse::<f64>().unwrap_or(f64::NAN));
+    (it.next().unwrap_or(f64::NAN), it.next().unwrap_or(f64::NAN))
+}
+
+/// `reps` interleaved repetitions of `ms` ms each (2 threads, 1 thread, 2 threads pinned to one
+/// CPU; alternating which pool runs first), each preceded by a load-average reading.
 pub fn contended(reps: usize, ms: u64) -> Contended {
     let pool = cases::make_pool();
     let _ = cases::contended_pair(pool, ms / 4 + 1, false); // warm-up (threads, pages)
     let mut c = Contended {
         reps: Vec::new(),
         single: Vec::new(),
+        sliced: Vec::new(),
         load: Vec::new(),
         ms,
     };
@@ -109,6 +157,7 @@ pub fn contended(reps: usize, ms: u64) -> Contended {
         c.load.push(load_1min());
         c.reps.push(cases::pair(2, pool, ms, i % 2 == 1));
         c.single.push(cases::pair(1, pool, ms, i % 2 == 0));
+        c.sliced.push(pinned_pair(ms, i % 2 == 1));
     }
     c
 }
@@ -808,10 +857,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
         w,
         "Per repetition: the 1-minute load average (`/proc/loadavg`), then two threads each looping alloc + drop \
          on one shared pool ({} entries) for {} ms, ours (`try_alloc` + `Msg` drop) and heapless `ArcPool<u32>` \
-         (`alloc` + drop), then the same with one thread; the order of ours and heapless alternates between \
-         repetitions, {} repetitions, the ratios are the medians of the per-repetition ratios. The threads are not \
-         pinned: with 2 cores online and other jobs on the machine they are co-scheduled on two cores most of the \
-         time, time-sliced on one core when the load is high (read the load column). Wall-clock numbers vary with \
+         (`alloc` + drop), then the same with one thread, then the two-thread pair again in a child process pinned \
+         to CPU 0 (`taskset -c 0`: the threads take turns on one core, time-sliced); the order of ours and heapless \
+         alternates between repetitions, {} repetitions, the ratios are the medians of the per-repetition ratios. \
+         The unpinned threads run on two cores when the machine has them free: with 2 cores online and other jobs \
+         running, read the load column before calling them co-scheduled. Wall-clock numbers vary with \
          the machine's load; the ratio is what to read, the locked-instruction counts above are the deterministic \
          figure.\n",
         cases::ENTRIES,
@@ -872,9 +922,15 @@ pub fn main(args: &[String]) -> Result<(), String> {
     );
     let _ = writeln!(
         w,
-        "| contended 2 threads ≥ 0.8 × heapless, co-scheduled (median of {} interleaved repetitions) | {ct:.2}× (median load {:.2}) | {} |",
+        "| contended 2 threads ≥ 0.8 × heapless, co-scheduled (unpinned; median of {} interleaved repetitions) | {ct:.2}× (median load {:.2} on {} cores{}) | {} |",
         cont.reps.len(),
         median(cont.load.clone()),
+        command_line("nproc", &[]),
+        if median(cont.load.clone()) >= 2.0 {
+            ": the machine was busy, so the threads were not always co-scheduled"
+        } else {
+            ""
+        },
         verdict(ct >= 0.8)
     );
     let _ = writeln!(
@@ -882,9 +938,15 @@ pub fn main(args: &[String]) -> Result<(), String> {
         "| single thread ≥ 1.0 × heapless (wall clock, same repetitions) | {st:.2}× | {} |",
         verdict(st >= 1.0)
     );
+    let sl = cont.sliced_ratio();
     let _ = writeln!(
         w,
-        "| 2 threads time-sliced on one core ≥ 1.0 × heapless | not measured: the bench does not pin threads (no affinity API without a new dependency) | **not measured** |"
+        "| 2 threads time-sliced on one core (`taskset -c 0`) ≥ 1.0 × heapless | {sl:.2}× | {} |",
+        if sl.is_nan() {
+            "**not measured** (no `taskset`)"
+        } else {
+            verdict(sl >= 1.0)
+        }
     );
     let _ = writeln!(
         w,
@@ -950,7 +1012,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let ratios = format!(
         "RATIOS alloc_unref_vs_heapless_arc_u32={a1:.2} alloc_unref_vs_heapless_cx16={a1x:.2} \
          broadcast8_vs_crossbeam={b8:.2} copy_over_ptr_1k={v1:.2} copy_over_ptr_4k={v4:.2} \
-         contended_vs_heapless={ct:.2} single_vs_heapless={st:.2} locked_per_alloc_free={:.1} \
+         contended_vs_heapless={ct:.2} single_vs_heapless={st:.2} timesliced_vs_heapless={sl:.2} locked_per_alloc_free={:.1} \
          locked_per_alloc_free_heapless={:.1} text_bytes={}",
         locked.get("ours_alloc_unref").copied().unwrap_or(f64::NAN),
         locked.get("heapless_u32").copied().unwrap_or(f64::NAN),
