@@ -60,7 +60,7 @@ pub(crate) const LINE_PAD: usize = 0;
 ///
 /// `'a` is the lifetime of the caller's memory; `P` the OS port.
 ///
-/// `repr(C)` keeps the field order, so that the [`LINE_PAD`] gaps fall where they are meant to.
+/// `repr(C)` keeps the field order, so that the `LINE_PAD` gaps fall where they are meant to.
 #[repr(C)]
 pub struct Pool<'a, P: Port> {
     // Read-mostly: read by every operation, written at init (and `waiters` by blocked
