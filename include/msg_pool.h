@@ -258,9 +258,9 @@ struct pool_msg_t {
    */
   struct dispatcher_msg_t *msg;
   /**
-   * Private (refcount, free-list link, holder, allocation time).
+   * Private (refcount, free-list link, holder, allocation time, allocation count).
    */
-  uint32_t _private[3];
+  uint32_t _private[4];
 };
 
 /**
@@ -343,7 +343,7 @@ struct pool_stats {
    */
   uint32_t pool_total;
   /**
-   * Pool entries held now.
+   * Pool entries held now (entries whose refcount is not 0).
    */
   uint32_t pool_in_use;
   /**
@@ -359,11 +359,13 @@ struct pool_stats {
    */
   uint32_t enqueue_failures;
   /**
-   * Highest `pool_in_use` seen.
+   * Highest `pool_in_use` seen (the number of distinct entries ever allocated: the free
+   * list is a LIFO that starts in index order, so it only reaches a new entry when every
+   * entry it handed out before is in use).
    */
   uint32_t high_water;
   /**
-   * Successful pool allocations.
+   * Successful pool allocations (the sum of the entries' allocation counts).
    */
   uint32_t allocations;
   /**

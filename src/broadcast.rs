@@ -94,12 +94,33 @@ impl<'a, P: Port> Pool<'a, P> {
         } else {
             None
         };
-        if let Some(e) = refused {
-            Counters::bump(&self.counters.drops);
-            log::warn!("broadcast refused: {e}");
-            self.release_n(index, 1);
-            return Err(e);
-        }
+        // One release at the end for both outcomes (one inlined copy of the recycling path).
+        let (result, release) = match refused {
+            Some(e) => {
+                Counters::bump(&self.counters.drops);
+                log::warn!("broadcast refused: {e}");
+                (Err(e), 1)
+            }
+            None => {
+                let (delivered, spare) = self.deliver(p, d, msg_len, pointer_targets, targets);
+                (Ok(delivered), spare + 1)
+            }
+        };
+        // The unused reservations and the producer's reference, in one step.
+        self.release_n(index, release);
+        result
+    }
+
+    /// The delivery loop of an accepted broadcast: returns (delivered, unused reservations).
+    #[inline]
+    fn deliver<Q: Queue>(
+        &self,
+        p: *const Descriptor,
+        d: &Descriptor,
+        msg_len: usize,
+        pointer_targets: u32,
+        targets: &[&Target<Q>],
+    ) -> (usize, u32) {
         Counters::bump(&self.counters.broadcasts);
         // Increment first (for every pointer target at once), then put.
         let mut spare = if pointer_targets > 0 {
@@ -140,9 +161,7 @@ impl<'a, P: Port> Pool<'a, P> {
         if delivered == 0 {
             Counters::bump(&self.counters.drops);
         }
-        // The unused reservations and the producer's reference, in one step.
-        self.release_n(index, spare + 1);
-        Ok(delivered)
+        (delivered, spare)
     }
 
     /// Drops `n` references we know we hold (only a double unref elsewhere can make this fail).

@@ -36,7 +36,7 @@ pub const HOLDER_PRODUCER: u16 = u16::MAX;
 
 /// One pool entry's bookkeeping. C sees it as `pool_msg_t` whose first field is `msg`.
 ///
-/// 16 bytes on 32-bit targets, 24 on 64-bit.
+/// 20 bytes on 32-bit targets, 24 on 64-bit.
 #[repr(C)]
 pub struct Descriptor {
     /// The message (header + payload) in the message region. Set at pool init for pool
@@ -50,6 +50,10 @@ pub struct Descriptor {
     pub(crate) holder: AtomicU16,
     /// Port time (ms) when the entry was allocated; for the leak report.
     pub(crate) since_ms: AtomicU32,
+    /// How many times this pool entry was allocated (wrapping). Written only by the entry's
+    /// exclusive owner between its pop and its first share (a load and a store, no RMW); the
+    /// snapshot sums it over the entries instead of the hot path bumping a pool-wide counter.
+    pub(crate) allocs: AtomicU32,
 }
 
 impl Descriptor {
@@ -62,6 +66,7 @@ impl Descriptor {
                 next: AtomicU16::new(crate::freelist::EMPTY),
                 holder: AtomicU16::new(HOLDER_PRODUCER),
                 since_ms: AtomicU32::new(0),
+                allocs: AtomicU32::new(0),
             }
         }
     }
@@ -83,6 +88,10 @@ impl Descriptor {
     pub(crate) fn set_allocated(&self, now_ms: u32) {
         self.holder.store(HOLDER_PRODUCER, Ordering::Relaxed);
         self.since_ms.store(now_ms, Ordering::Relaxed);
+        // Not an RMW: only the exclusive owner writes `allocs`, and the previous owner's store
+        // happens before this load (its push Release, our pop Acquire).
+        let n = self.allocs.load(Ordering::Relaxed);
+        self.allocs.store(n.wrapping_add(1), Ordering::Relaxed);
         self.refcount.store(1, Ordering::Relaxed);
     }
 

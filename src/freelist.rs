@@ -19,6 +19,16 @@
 //!
 //! Descriptors are never freed, so reading `next` of a descriptor another thread popped
 //! meanwhile is a stale read of an atomic, never a use-after-free: the CAS then fails.
+//!
+//! # Depth mark (the pool's high-water mark, for free)
+//!
+//! The pool pushes its entries in reverse at init, so the list starts as `0, 1, …, E-1` from
+//! the top, and afterwards only pushes entries it popped before. So the entries never popped
+//! are always the bottom of the list, in index order: a pop reaches a new entry only when every
+//! entry popped before is off the list, i.e. in use. Hence "distinct entries ever popped" =
+//! `1 + highest index ever popped` = the highest number of entries off the list at once
+//! (pops and pushes are linearised by the head CAS). `pop` keeps that mark in `touched`: one
+//! relaxed load per pop and a `fetch_max` only the first time an index is popped.
 
 use crate::descriptor::Descriptor;
 use crate::sync::{const_fn, AtomicU32, Ordering};
@@ -52,13 +62,18 @@ impl Head {
 /// Lock-free LIFO of indices into a descriptor slice.
 pub(crate) struct FreeList {
     head: AtomicU32,
+    /// `1 + the highest index ever popped` (see the module docs): the high-water mark.
+    touched: AtomicU32,
 }
 
 impl FreeList {
     const_fn! {
         /// An empty list.
         pub(crate) fn new() -> FreeList {
-            FreeList { head: AtomicU32::new(Head::new(0, EMPTY).0) }
+            FreeList {
+                head: AtomicU32::new(Head::new(0, EMPTY).0),
+                touched: AtomicU32::new(0),
+            }
         }
     }
 
@@ -97,10 +112,22 @@ impl FreeList {
                 Ordering::Acquire,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Some(index),
+                Ok(_) => break,
                 Err(actual) => head = Head(actual),
             }
         }
+        let index = head.index();
+        // Rarely written (once per entry, while the pool warms up): stays shared in caches.
+        if u32::from(index) >= self.touched.load(Ordering::Relaxed) {
+            self.touched
+                .fetch_max(u32::from(index) + 1, Ordering::Relaxed);
+        }
+        Some(index)
+    }
+
+    /// How many distinct entries were ever popped: the highest number off the list at once.
+    pub(crate) fn touched(&self) -> u32 {
+        self.touched.load(Ordering::Relaxed)
     }
 
     /// Walks the list without changing it, calling `f` per index; stops after `limit` steps.
@@ -153,6 +180,26 @@ mod tests {
         );
         assert_eq!(fl.pop(&d), None);
         assert!(fl.is_empty());
+        assert_eq!(fl.touched(), 4);
+    }
+
+    #[test]
+    fn touched_counts_distinct_entries_popped() {
+        let d = descs(4);
+        let fl = FreeList::new();
+        for i in (0..4).rev() {
+            fl.push(&d, i);
+        }
+        for _ in 0..3 {
+            let a = fl.pop(&d).unwrap();
+            fl.push(&d, a);
+        }
+        assert_eq!(fl.touched(), 1);
+        let a = fl.pop(&d).unwrap();
+        let b = fl.pop(&d).unwrap();
+        fl.push(&d, a);
+        fl.push(&d, b);
+        assert_eq!((a, b, fl.touched()), (0, 1, 2));
     }
 
     #[test]

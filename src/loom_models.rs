@@ -167,8 +167,10 @@ fn free_list_never_hands_an_entry_out_twice_or_loses_one() {
                 let w = w.clone();
                 thread::spawn(move || {
                     let p = w.pool.pool();
+                    let mut got = 0u32;
                     for round in 0..2 {
                         if let Ok(d) = p.try_alloc_raw() {
+                            got += 1;
                             let i = index(p, d);
                             w.shadow.write(i, t * 10 + round);
                             assert_eq!(w.shadow.read(i), t * 10 + round);
@@ -176,14 +178,18 @@ fn free_list_never_hands_an_entry_out_twice_or_loses_one() {
                             unsafe { p.unref_raw(d) }.unwrap();
                         }
                     }
+                    got
                 })
             })
             .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
+        let got: u32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
         let r = w.pool.pool().check().unwrap();
         assert_eq!((r.free, r.held), (2, 0));
+        // The derived counters: per-entry allocation counts written without an RMW lose no
+        // allocation; the depth mark stays within the entries ever popped.
+        let s = w.pool.pool().snapshot();
+        assert_eq!((s.allocations, s.frees, s.pool_in_use), (got, got, 0));
+        assert!((1..=2).contains(&s.high_water), "{}", s.high_water);
     });
 }
 

@@ -6,15 +6,16 @@
 use crate::sync::{const_fn, AtomicU32, Ordering};
 use core::fmt;
 
-/// The pool's live counters.
+/// The pool's live counters: only events off the allocation fast path. `pool_in_use`,
+/// `allocations`, `frees` and `high_water` are not kept here: [`Pool::snapshot`] derives them
+/// from the entries (refcounts, per-entry allocation counts) and the free list's depth mark, so
+/// a successful `try_alloc` + last unref touches no counter at all.
+///
+/// [`Pool::snapshot`]: crate::Pool::snapshot
 pub(crate) struct Counters {
-    pub(crate) allocations: AtomicU32,
-    /// Exact: incremented at allocation, decremented at the last unref.
-    pub(crate) in_use: AtomicU32,
     pub(crate) alloc_failures: AtomicU32,
     pub(crate) drops: AtomicU32,
     pub(crate) enqueue_failures: AtomicU32,
-    pub(crate) high_water: AtomicU32,
     pub(crate) invalid_unrefs: AtomicU32,
     pub(crate) invalid_refs: AtomicU32,
     pub(crate) fallback_allocs: AtomicU32,
@@ -27,12 +28,9 @@ impl Counters {
     const_fn! {
         pub(crate) fn new() -> Counters {
             Counters {
-                allocations: AtomicU32::new(0),
-                in_use: AtomicU32::new(0),
                 alloc_failures: AtomicU32::new(0),
                 drops: AtomicU32::new(0),
                 enqueue_failures: AtomicU32::new(0),
-                high_water: AtomicU32::new(0),
                 invalid_unrefs: AtomicU32::new(0),
                 invalid_refs: AtomicU32::new(0),
                 fallback_allocs: AtomicU32::new(0),
@@ -47,28 +45,16 @@ impl Counters {
     pub(crate) fn bump(c: &AtomicU32) {
         c.fetch_add(1, Ordering::Relaxed);
     }
+}
 
-    /// Records an allocation of a pool entry and raises the high-water mark.
-    #[inline]
-    pub(crate) fn on_alloc(&self) {
-        self.allocations.fetch_add(1, Ordering::Relaxed);
-        let in_use = self.in_use.fetch_add(1, Ordering::Relaxed) + 1;
-        if in_use > self.high_water.load(Ordering::Relaxed) {
-            self.high_water.fetch_max(in_use, Ordering::Relaxed);
-        }
-    }
-
-    /// Records a pool entry returned to the free list.
-    #[inline]
-    pub(crate) fn on_free(&self) {
-        self.in_use.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// Entries of the pool held now.
-    #[inline]
-    pub(crate) fn in_use(&self) -> u32 {
-        self.in_use.load(Ordering::Relaxed)
-    }
+/// What [`Pool::snapshot`](crate::Pool::snapshot) derives from the entries at snapshot time.
+pub(crate) struct Derived {
+    pub(crate) pool_total: u32,
+    pub(crate) in_use: u32,
+    pub(crate) allocations: u32,
+    pub(crate) high_water: u32,
+    pub(crate) payload_size: u32,
+    pub(crate) stride: u32,
 }
 
 /// A copy of every pool counter, read in one call (C: `struct pool_stats`). Counters wrap at 2³².
@@ -77,7 +63,7 @@ impl Counters {
 pub struct Snapshot {
     /// Entries in the pool.
     pub pool_total: u32,
-    /// Pool entries held now.
+    /// Pool entries held now (entries whose refcount is not 0).
     pub pool_in_use: u32,
     /// `try_alloc` found the pool empty, or a blocking allocation timed out.
     pub pool_alloc_failures: u32,
@@ -85,9 +71,11 @@ pub struct Snapshot {
     pub pool_drop_count: u32,
     /// Puts refused by a full queue, summed over targets.
     pub enqueue_failures: u32,
-    /// Highest `pool_in_use` seen.
+    /// Highest `pool_in_use` seen (the number of distinct entries ever allocated: the free
+    /// list is a LIFO that starts in index order, so it only reaches a new entry when every
+    /// entry it handed out before is in use).
     pub high_water: u32,
-    /// Successful pool allocations.
+    /// Successful pool allocations (the sum of the entries' allocation counts).
     pub allocations: u32,
     /// Pool entries returned to the free list (`allocations - pool_in_use`).
     pub frees: u32,
@@ -109,29 +97,30 @@ pub struct Snapshot {
     pub stride: u32,
 }
 
+// `Snapshot::values` relies on this: 16 `u32` fields, no padding.
+const _: () = assert!(core::mem::size_of::<Snapshot>() == 16 * 4);
+
 impl Counters {
-    pub(crate) fn snapshot(&self, pool_total: u32, payload_size: u32, stride: u32) -> Snapshot {
+    pub(crate) fn snapshot(&self, d: Derived) -> Snapshot {
         let r = |c: &AtomicU32| c.load(Ordering::Relaxed);
         let fallback_allocs = r(&self.fallback_allocs);
-        let in_use = self.in_use();
-        let allocations = r(&self.allocations);
         Snapshot {
-            pool_total,
-            pool_in_use: in_use,
+            pool_total: d.pool_total,
+            pool_in_use: d.in_use,
             pool_alloc_failures: r(&self.alloc_failures),
             pool_drop_count: r(&self.drops),
             enqueue_failures: r(&self.enqueue_failures),
-            high_water: r(&self.high_water),
-            allocations,
-            frees: allocations.wrapping_sub(in_use),
+            high_water: d.high_water,
+            allocations: d.allocations,
+            frees: d.allocations.wrapping_sub(d.in_use),
             invalid_unrefs: r(&self.invalid_unrefs),
             invalid_refs: r(&self.invalid_refs),
             fallback_allocs,
             fallback_in_use: fallback_allocs.wrapping_sub(r(&self.fallback_frees)),
             broadcasts: r(&self.broadcasts),
             purged: r(&self.purged),
-            payload_size,
-            stride,
+            payload_size: d.payload_size,
+            stride: d.stride,
         }
     }
 }
@@ -176,6 +165,7 @@ impl<'b> JsonWriter<'b> {
         self.len == 0
     }
     /// Appends raw bytes (already valid JSON).
+    #[inline(never)]
     pub fn raw(&mut self, s: &[u8]) -> &mut Self {
         match self.len.checked_add(s.len()) {
             Some(end) if end <= self.buf.len() && !self.overflow => {
@@ -187,6 +177,7 @@ impl<'b> JsonWriter<'b> {
         self
     }
     /// Appends `v` in decimal.
+    #[inline(never)]
     pub fn uint(&mut self, mut v: u32) -> &mut Self {
         let mut digits = [0u8; 10];
         let mut i = digits.len();
@@ -203,6 +194,7 @@ impl<'b> JsonWriter<'b> {
     /// Appends `s` as a JSON string (quoted; `"`, `\` and control characters escaped). JSON
     /// text is UTF-8: each invalid UTF-8 sequence in `s` is written as U+FFFD, as
     /// `String::from_utf8_lossy` does (found by the `json` fuzz target).
+    #[inline(never)]
     pub fn string(&mut self, s: &[u8]) -> &mut Self {
         self.raw(b"\"");
         for chunk in s.utf8_chunks() {
@@ -237,6 +229,14 @@ impl<'b> JsonWriter<'b> {
         }
         self.string(key.as_bytes()).raw(b":").uint(v)
     }
+    /// [`field`](Self::field) for a key known to need no escaping (the crate's own names).
+    #[inline(never)]
+    fn plain_field(&mut self, first: bool, key: &str, v: u32) -> &mut Self {
+        self.raw(if first { b"\"" } else { b",\"" })
+            .raw(key.as_bytes())
+            .raw(b"\":")
+            .uint(v)
+    }
     /// Ends the text with a NUL byte not counted in the length (for C); the length, or
     /// [`PoolError::BufferTooSmall`](crate::PoolError::BufferTooSmall) if anything did not fit.
     pub fn finish(mut self) -> Result<usize, crate::PoolError> {
@@ -251,26 +251,37 @@ impl<'b> JsonWriter<'b> {
 }
 
 impl Snapshot {
+    /// The counters' names, in field order (the order the JSON writer and the shell print them).
+    pub const NAMES: [&'static str; 16] = [
+        "pool_total",
+        "pool_in_use",
+        "pool_alloc_failures",
+        "pool_drop_count",
+        "enqueue_failures",
+        "high_water",
+        "allocations",
+        "frees",
+        "invalid_unrefs",
+        "invalid_refs",
+        "fallback_allocs",
+        "fallback_in_use",
+        "broadcasts",
+        "purged",
+        "payload_size",
+        "stride",
+    ];
+
+    /// The counters as an array, in field order.
+    pub fn values(&self) -> [u32; 16] {
+        // SAFETY: `Snapshot` is `repr(C)` with exactly 16 `u32` fields and no padding (size
+        // checked below), which is the layout of `[u32; 16]`; `Snapshot` is `Copy`.
+        unsafe { core::mem::transmute::<Snapshot, [u32; 16]>(*self) }
+    }
+
     /// The counters by name, in the order the JSON writer and the shell print them.
     pub fn fields(&self) -> [(&'static str, u32); 16] {
-        [
-            ("pool_total", self.pool_total),
-            ("pool_in_use", self.pool_in_use),
-            ("pool_alloc_failures", self.pool_alloc_failures),
-            ("pool_drop_count", self.pool_drop_count),
-            ("enqueue_failures", self.enqueue_failures),
-            ("high_water", self.high_water),
-            ("allocations", self.allocations),
-            ("frees", self.frees),
-            ("invalid_unrefs", self.invalid_unrefs),
-            ("invalid_refs", self.invalid_refs),
-            ("fallback_allocs", self.fallback_allocs),
-            ("fallback_in_use", self.fallback_in_use),
-            ("broadcasts", self.broadcasts),
-            ("purged", self.purged),
-            ("payload_size", self.payload_size),
-            ("stride", self.stride),
-        ]
+        let v = self.values();
+        core::array::from_fn(|i| (Self::NAMES[i], v[i]))
     }
 
     /// Writes the snapshot (and `targets`, if any) as one JSON object into `buf`, followed by
@@ -307,11 +318,11 @@ impl Snapshot {
         w.raw(b"{");
         let mut first = true;
         if !name.is_empty() {
-            w.string(b"name").raw(b":").string(name.as_bytes());
+            w.raw(b"\"name\":").string(name.as_bytes());
             first = false;
         }
-        for (key, v) in self.fields() {
-            w.field(first, key, v);
+        for (key, v) in Self::NAMES.iter().zip(self.values()) {
+            w.plain_field(first, key, v);
             first = false;
         }
         if let Some(targets) = targets {
@@ -330,10 +341,10 @@ pub fn write_targets(targets: &[TargetStats], w: &mut JsonWriter<'_>) {
             w.raw(b",");
         }
         w.raw(b"{")
-            .field(true, "id", t.id.into())
-            .field(false, "delivered", t.delivered)
-            .field(false, "failed", t.failed)
-            .field(false, "queued", t.queued)
+            .plain_field(true, "id", t.id.into())
+            .plain_field(false, "delivered", t.delivered)
+            .plain_field(false, "failed", t.failed)
+            .plain_field(false, "queued", t.queued)
             .raw(b"}");
     }
     w.raw(b"]");
@@ -432,16 +443,5 @@ mod tests {
         let n = w.finish().unwrap();
         let text = core::str::from_utf8(&buf[..n]).expect("valid UTF-8");
         assert_eq!(text, "\"a\u{FFFD}\u{FFFD}\u{FFFD}-\u{20AC}\u{FFFD}\"");
-    }
-
-    #[test]
-    fn high_water_follows_the_peak() {
-        let c = Counters::new();
-        c.on_alloc();
-        c.on_alloc();
-        c.on_free();
-        c.on_alloc();
-        assert_eq!(c.high_water.load(Ordering::Relaxed), 2);
-        assert_eq!(c.in_use(), 2);
     }
 }

@@ -112,8 +112,11 @@ impl<'p, 'a, P: Port> Msg<'p, 'a, P> {
 
     /// Adds a reference, returning a second handle. Fails at [`crate::descriptor::MAX_REFS`].
     pub fn try_clone(&self) -> Result<Self, PoolError> {
-        // SAFETY: this handle owns a reference to `desc`, so the entry stays live.
-        unsafe { self.pool.ref_raw(self.desc) }?;
+        // The handle's descriptor is one of this pool's (no pointer checks) and it owns a
+        // reference, so the entry stays live; saturation is still refused and counted.
+        self.desc
+            .try_ref()
+            .inspect_err(|&e| self.pool.refused_ref(e))?;
         Ok(Msg {
             pool: self.pool,
             desc: self.desc,
@@ -182,8 +185,9 @@ impl<'p, 'a, P: Port> Msg<'p, 'a, P> {
 
 impl<P: Port> Drop for Msg<'_, '_, P> {
     fn drop(&mut self) {
-        // The handle owns a reference of one of this pool's descriptors: skip the pointer checks.
-        self.pool.unref_index(self.pool.index_of_own(self.desc));
+        // The handle owns a reference of one of this pool's descriptors: skip the pointer checks
+        // (the index is needed only to recycle, after the last reference).
+        self.pool.unref_own(self.desc);
     }
 }
 

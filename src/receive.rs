@@ -31,6 +31,13 @@ impl<Q: Queue> Target<Q> {
         if self.mode()? != Mode::Pointer {
             return Err(PoolError::BadTargetQueue);
         }
+        self.get_ptr(timeout)
+    }
+
+    /// [`receive_ptr`](Self::receive_ptr) of a target already known to be a ready pointer
+    /// target (the caller checked [`mode`](Self::mode)).
+    #[inline]
+    fn get_ptr(&self, timeout: Timeout) -> Result<*const Descriptor, PoolError> {
         let mut item = 0usize;
         // SAFETY: `item` is a writable usize, the queue's item size (checked in Target::new).
         if !unsafe { self.queue.get((&mut item as *mut usize).cast(), timeout) } {
@@ -101,7 +108,8 @@ impl<'a, P: Port> Pool<'a, P> {
         }
         match mode {
             Mode::Pointer => {
-                let p = target.receive_ptr(timeout)?;
+                // The target's state and mode are read once, above.
+                let p = target.get_ptr(timeout)?;
                 // SAFETY: a pointer-mode queue item carries one reference, given to the handle.
                 Ok(Received::Msg(unsafe { self.accept(p, target) }?))
             }
@@ -123,7 +131,8 @@ impl<'a, P: Port> Pool<'a, P> {
         p: *const Descriptor,
         target: &Target<Q>,
     ) -> Result<Msg<'_, 'a, P>, PoolError> {
-        // SAFETY: forwarded contract: `p` carries one reference.
+        // SAFETY: forwarded contract: `p` carries one reference. The item is validated once
+        // here (NULL, foreign, misaligned, free); the handle's drop does not check it again.
         let msg = unsafe { self.from_raw(p) }.inspect_err(|_| {
             Counters::bump(&self.counters.invalid_unrefs);
         })?;

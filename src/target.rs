@@ -28,7 +28,10 @@ impl Mode {
     }
 }
 
-const TARGET_READY: u32 = 0x7A56_E701;
+/// `state` of an initialised target: a magic value with the mode in its low byte, so that
+/// [`Target::mode`] is one load and one comparison per mode (a zero-initialised or garbage
+/// target matches neither).
+const TARGET_READY: u32 = 0x7A56_E700;
 
 /// A module's queue plus its mode and counters.
 ///
@@ -59,7 +62,7 @@ impl<Q: Queue> Target<Q> {
             return Err(PoolError::BadTargetQueue);
         }
         Ok(Target {
-            state: AtomicU32::new(TARGET_READY),
+            state: AtomicU32::new(TARGET_READY | mode as u32),
             mode: mode as u8,
             id,
             delivered: AtomicU32::new(0),
@@ -70,12 +73,11 @@ impl<Q: Queue> Target<Q> {
 
     /// Its mode, or [`PoolError::TargetUninit`] for a never-initialised target.
     pub fn mode(&self) -> Result<Mode, PoolError> {
-        if self.state.load(Ordering::Acquire) != TARGET_READY {
-            return Err(PoolError::TargetUninit);
-        }
-        match self.mode {
-            1 => Ok(Mode::Pointer),
-            2 => Ok(Mode::Value),
+        const POINTER: u32 = TARGET_READY | Mode::Pointer as u32;
+        const VALUE: u32 = TARGET_READY | Mode::Value as u32;
+        match self.state.load(Ordering::Acquire) {
+            POINTER => Ok(Mode::Pointer),
+            VALUE => Ok(Mode::Value),
             _ => Err(PoolError::TargetUninit),
         }
     }

@@ -64,8 +64,8 @@ pub struct pool_msg_t {
     /// The message. Valid while the caller holds a reference; writable only while the
     /// caller holds the only one (after allocation, before the broadcast).
     pub msg: *mut dispatcher_msg_t,
-    /// Private (refcount, free-list link, holder, allocation time).
-    pub _private: [u32; 3],
+    /// Private (refcount, free-list link, holder, allocation time, allocation count).
+    pub _private: [u32; 4],
 }
 
 const _: () = {

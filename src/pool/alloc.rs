@@ -40,7 +40,6 @@ impl<'a, P: Port> Pool<'a, P> {
         let index = self.free.pop(self.descs)?;
         let d = &self.descs[index as usize];
         d.set_allocated(self.port.now_ms());
-        self.counters.on_alloc();
         Some(d)
     }
 
@@ -68,37 +67,40 @@ impl<'a, P: Port> Pool<'a, P> {
     /// A timeout counts an alloc failure and returns [`PoolError::Timeout`]
     /// ([`PoolError::Exhausted`] for `NoWait`).
     pub fn alloc_blocking_raw(&self, timeout: Timeout) -> Result<&'a Descriptor, PoolError> {
-        if timeout == Timeout::NoWait {
-            return self.try_alloc_raw();
-        }
-        if self.port.in_isr() {
+        if timeout != Timeout::NoWait && self.port.in_isr() {
             return Err(PoolError::BlockingInIsr);
         }
-        if let Some(d) = self.pop_entry() {
-            return Ok(d);
-        }
-        let start = self.port.now_ms();
-        self.waiters.fetch_add(1, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        // One pop site (a small image): the first pass is the fast path; `start` is set once
+        // this thread has registered as a waiter, after which each pass re-checks the list.
+        let mut start = None;
         let result = loop {
             if let Some(d) = self.pop_entry() {
                 break Ok(d);
             }
-            let wait = match timeout {
-                Timeout::Millis(ms) => {
+            let wait = match (timeout, start) {
+                (Timeout::NoWait, _) => break Err(PoolError::Exhausted),
+                (_, None) => {
+                    start = Some(self.port.now_ms());
+                    self.waiters.fetch_add(1, Ordering::SeqCst);
+                    fence(Ordering::SeqCst);
+                    continue; // re-check the list after registering, before sleeping
+                }
+                (Timeout::Millis(ms), Some(start)) => {
                     let elapsed = self.port.now_ms().wrapping_sub(start);
                     if elapsed >= ms {
                         break Err(PoolError::Timeout);
                     }
                     Timeout::Millis((ms - elapsed).min(WAIT_SLICE_MS))
                 }
-                // Forever, in bounded slices (NoWait returned above).
-                _ => Timeout::Millis(WAIT_SLICE_MS),
+                // Forever, in bounded slices.
+                (Timeout::Forever, Some(_)) => Timeout::Millis(WAIT_SLICE_MS),
             };
             // Whether a token was taken or not, loop: re-check the list, then the deadline.
             self.port.sem_take(wait);
         };
-        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        if start.is_some() {
+            self.waiters.fetch_sub(1, Ordering::SeqCst);
+        }
         if result.is_err() {
             Counters::bump(&self.counters.alloc_failures);
         }

@@ -65,7 +65,8 @@ pub struct CheckReport {
 }
 
 impl<P: Port> Pool<'_, P> {
-    /// Proves free list + held entries = all entries and that the counters agree.
+    /// Proves free list + held entries = all entries, that no entry above the free list's depth
+    /// mark (the high-water mark) is held, and that the heap fallback counters agree.
     ///
     /// Exact only while no other thread uses the pool (call it when quiescent: tests, the
     /// shell on an idle system). Returns [`PoolError::Corrupt`] on any disagreement.
@@ -84,7 +85,13 @@ impl<P: Port> Pool<'_, P> {
             .iter()
             .filter(|d| d.refcount() > 0)
             .count();
-        if bad || free + held != entries || self.counters.in_use() as usize != held {
+        // The free list's depth mark: every entry ever handed out is below it (module docs of
+        // `freelist`), so a held entry above it means a corrupt list or mark.
+        let touched = self.free.touched() as usize;
+        let above_mark = self.descs[touched.min(entries)..entries]
+            .iter()
+            .any(|d| d.refcount() > 0);
+        if bad || above_mark || free + held != entries || touched > entries {
             return Err(PoolError::Corrupt);
         }
         let mut heap_held = 0;
@@ -95,7 +102,12 @@ impl<P: Port> Pool<'_, P> {
             }
             heap_held += claimed as usize;
         }
-        if self.snapshot().fallback_in_use as usize != heap_held {
+        let c = &self.counters;
+        let fallback_in_use = c
+            .fallback_allocs
+            .load(Ordering::Relaxed)
+            .wrapping_sub(c.fallback_frees.load(Ordering::Relaxed));
+        if fallback_in_use as usize != heap_held {
             return Err(PoolError::Corrupt);
         }
         Ok(CheckReport {

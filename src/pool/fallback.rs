@@ -85,10 +85,12 @@ impl<'a, P: Port> Pool<'a, P> {
     /// its slot.
     pub(super) fn heap_recycle(&self, d: &Descriptor) {
         let block = d.msg.swap(core::ptr::null_mut(), Ordering::Relaxed);
-        let layout = self.heap_layout().expect("layout checked at heap_alloc");
-        // SAFETY: `block` came from `port.heap_alloc(layout)` in `heap_alloc` and the last
-        // reference is gone (refcount 0 after the Acquire fence), so nobody uses it.
-        unsafe { self.port.heap_free(block.cast(), layout) };
+        // `heap_alloc` got this block with the same layout, so it exists (no panic path here).
+        if let Some(layout) = self.heap_layout() {
+            // SAFETY: `block` came from `port.heap_alloc(layout)` in `heap_alloc` and the last
+            // reference is gone (refcount 0 after the Acquire fence), so nobody uses it.
+            unsafe { self.port.heap_free(block.cast(), layout) };
+        }
         Counters::bump(&self.counters.fallback_frees);
         d.next.store(0, Ordering::Release);
     }

@@ -29,23 +29,54 @@ use crate::descriptor::Descriptor;
 use crate::error::PoolError;
 use crate::freelist::FreeList;
 use crate::header::MsgHeader;
-use crate::metrics::{Counters, Snapshot};
+use crate::metrics::{Counters, Derived, Snapshot};
 use crate::port::Port;
-use crate::sync::AtomicU32;
+use crate::sync::{AtomicU32, Ordering};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
+
+/// Bytes of padding between the fields that different threads write, on multi-core hosts:
+/// the free-list head (every allocation and last unref), the counters (broadcasts, failures)
+/// and the read-mostly rest (layout, descriptor slice, waiter count) then never share a
+/// 64-byte cache line, so an allocation on one core does not invalidate the line another core
+/// reads the layout from. Padding, not `repr(align)`: the C API keeps the pool in
+/// `usize`-aligned opaque storage. 0 on the MCU targets (single-core or tightly coupled, SRAM
+/// scarce).
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "powerpc64"
+))]
+pub(crate) const LINE_PAD: usize = 64;
+/// See the host definition: no padding on MCU targets.
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "powerpc64"
+)))]
+pub(crate) const LINE_PAD: usize = 0;
 
 /// A pool of preallocated, reference-counted messages.
 ///
 /// `'a` is the lifetime of the caller's memory; `P` the OS port.
+///
+/// `repr(C)` keeps the field order, so that the `LINE_PAD` gaps fall where they are meant to.
+#[repr(C)]
 pub struct Pool<'a, P: Port> {
+    // Read-mostly: read by every operation, written at init (and `waiters` by blocked
+    // allocators only, on their slow path).
     descs: &'a [Descriptor],
     region: NonNull<u8>,
     layout: Layout,
-    free: FreeList,
-    waiters: AtomicU32,
-    pub(crate) counters: Counters,
     port: P,
+    /// Read by every last unref; written only by blocked allocators.
+    waiters: AtomicU32,
+    _pad0: [u8; LINE_PAD],
+    /// Written by every allocation and every last unref.
+    free: FreeList,
+    _pad1: [u8; LINE_PAD],
+    /// Written by broadcasts, failures and refusals, never by `try_alloc` + last unref.
+    pub(crate) counters: Counters,
     _region: PhantomData<&'a mut [u8]>,
 }
 
@@ -113,10 +144,12 @@ impl<'a, P: Port> Pool<'a, P> {
             // SAFETY: `base` comes from a slice, so it is non-null.
             region: unsafe { NonNull::new_unchecked(base) },
             layout,
-            free,
-            waiters: AtomicU32::new(0),
-            counters: Counters::new(),
             port,
+            waiters: AtomicU32::new(0),
+            _pad0: [0; LINE_PAD],
+            free,
+            _pad1: [0; LINE_PAD],
+            counters: Counters::new(),
             _region: PhantomData,
         })
     }
@@ -156,17 +189,33 @@ impl<'a, P: Port> Pool<'a, P> {
     }
 
     /// A snapshot of every counter.
+    ///
+    /// `pool_in_use`, `allocations`, `frees` and `high_water` are derived here (one pass over
+    /// the pool's descriptors) rather than counted on the hot path: in use = entries with a
+    /// non-zero refcount, allocations = the sum of the entries' allocation counts, high water =
+    /// the free list's depth mark (see [`Snapshot::high_water`]). Exact while no operation is
+    /// in flight; a snapshot taken during allocations and frees is a mix of before and after
+    /// per entry (as any set of relaxed counters read one by one is).
     pub fn snapshot(&self) -> Snapshot {
-        self.counters.snapshot(
-            self.layout.entries as u32,
-            self.layout.payload_size as u32,
-            self.layout.stride as u32,
-        )
+        let mut in_use = 0u32;
+        let mut allocations = 0u32;
+        for d in &self.descs[..self.layout.entries] {
+            in_use += (d.refcount() != 0) as u32;
+            allocations = allocations.wrapping_add(d.allocs.load(Ordering::Relaxed));
+        }
+        self.counters.snapshot(Derived {
+            pool_total: self.layout.entries as u32,
+            in_use,
+            allocations,
+            high_water: self.free.touched(),
+            payload_size: self.layout.payload_size as u32,
+            stride: self.layout.stride as u32,
+        })
     }
 
     /// Number of threads waiting in [`alloc_blocking_raw`](Self::alloc_blocking_raw) (racy).
     pub fn waiters(&self) -> u32 {
-        self.waiters.load(crate::sync::Ordering::Relaxed)
+        self.waiters.load(Ordering::Relaxed)
     }
 
     /// Pointer to the payload bytes of a descriptor's message.
@@ -185,6 +234,22 @@ mod tests {
 
     fn pool(entries: usize) -> HostPool {
         HostPool::new(PoolConfig::new(entries, 32)).unwrap()
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn head_counters_and_read_mostly_fields_never_share_a_cache_line() {
+        use core::mem::{offset_of, size_of};
+        type P = Pool<'static, StdPort>;
+        let waiters_end = offset_of!(P, waiters) + size_of::<AtomicU32>();
+        let free = offset_of!(P, free);
+        let free_end = free + size_of::<FreeList>();
+        let counters = offset_of!(P, counters);
+        // The pool may start anywhere 8-aligned: a gap of 64 bytes puts the two sides on
+        // different 64-byte lines whatever the start.
+        assert!(free - waiters_end >= 64, "{waiters_end} {free}");
+        assert!(counters - free_end >= 64, "{free_end} {counters}");
+        assert!(offset_of!(P, descs) < free && offset_of!(P, layout) < free);
     }
 
     #[test]

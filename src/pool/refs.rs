@@ -12,19 +12,24 @@ impl<'a, P: Port> Pool<'a, P> {
     /// pointers. Never dereferences `p`.
     #[inline]
     pub fn index_of(&self, p: *const Descriptor) -> Result<usize, PoolError> {
-        if p.is_null() {
-            return Err(PoolError::Null);
-        }
         let base = self.descs.as_ptr() as usize;
         let size = core::mem::size_of::<Descriptor>();
         let offset = (p as usize).wrapping_sub(base);
         if offset >= core::mem::size_of_val(self.descs) {
-            return Err(PoolError::ForeignPointer);
+            // NULL is outside every pool's array too: told apart only on the refusal path.
+            return Err(if p.is_null() {
+                PoolError::Null
+            } else {
+                PoolError::ForeignPointer
+            });
         }
-        if !offset.is_multiple_of(size) {
+        // One division (a multiply by the inverse for a constant size) and a multiply back,
+        // instead of a remainder and a division.
+        let index = offset / size;
+        if index * size != offset {
             return Err(PoolError::MisalignedPointer);
         }
-        Ok(offset / size)
+        Ok(index)
     }
 
     /// The descriptor `p` designates, if it is one of ours (it may be free).
@@ -81,17 +86,38 @@ impl<'a, P: Port> Pool<'a, P> {
         r
     }
 
-    /// Drops one reference of the descriptor at `index` (already validated: the handle's
-    /// path, which skips the pointer checks). A double unref is still refused and counted.
+    /// Drops one reference of `d`, one of this pool's descriptors (the handle's path, which
+    /// skips the pointer checks). A double unref is still refused and counted.
     #[inline]
-    pub(crate) fn unref_index(&self, index: usize) {
-        if let Err(e) = self.unref_at(index, 1) {
-            self.refused_unref(e);
+    pub(crate) fn unref_own(&self, d: &Descriptor) {
+        match d.try_unref_n(1) {
+            Ok(true) => self.recycle(self.index_of_own(d), d),
+            Ok(false) => {}
+            Err(e) => self.refused_unref(e),
         }
     }
 
     /// Drops `n` references of the descriptor at `index`, recycling it on the last one.
-    #[inline]
+    ///
+    /// On the MCU targets not inlined: `unref_raw`, `purge` and the end of `broadcast` share
+    /// one copy (a smaller image; the handle's drop has its own, `unref_own`). On the 64-bit
+    /// hosts inlined (speed over size, as at opt-level 3).
+    #[cfg_attr(
+        any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "powerpc64"
+        ),
+        inline
+    )]
+    #[cfg_attr(
+        not(any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "powerpc64"
+        )),
+        inline(never)
+    )]
     pub(crate) fn unref_at(&self, index: usize, n: u32) -> Result<(), PoolError> {
         let d = &self.descs[index];
         if d.try_unref_n(n)? {
@@ -127,7 +153,6 @@ impl<'a, P: Port> Pool<'a, P> {
     #[inline]
     pub(crate) fn recycle(&self, index: usize, d: &Descriptor) {
         if index < self.layout.entries {
-            self.counters.on_free();
             self.free.push(self.descs, index as u16);
             self.wake_waiter();
         } else {

@@ -15,6 +15,8 @@ use std::sync::{Arc, Once};
 
 /// Payload bytes of every message.
 pub const PAYLOAD: usize = 1024;
+/// Payload bytes of the 4 KiB rows (value copy ÷ ours at 4 KiB).
+pub const PAYLOAD_4K: usize = 4096;
 /// Fan-outs measured.
 pub const FANOUTS: [usize; 4] = [1, 4, 8, 16];
 /// Pool entries (and heapless blocks) of every pool.
@@ -75,6 +77,8 @@ pub const FAMILIES: &[Family] = &[
     Family { key: "ours_clone", label: "**ours** alloc + `try_clone` per target + drop all (no queue)", fanout: true },
     Family { key: "heapless_1k_clone", label: "heapless `ArcPool<[u8; 1024]>` alloc + clone per target + drop all", fanout: true },
     Family { key: "std_arc_1k_clone", label: "std `Arc<[u8; 1024]>` new + clone per target + drop all", fanout: true },
+    Family { key: "value_copy_4k_x8", label: "value copy, 4 KiB message into 8 byte rings + pop", fanout: false },
+    Family { key: "ours_bcast_ring_4k_x8", label: "**ours** broadcast of a 4 KiB message by pointer to 8 byte rings (8-byte items), receive + unref", fanout: false },
 ];
 
 /// Every case name, in table order.
@@ -107,13 +111,25 @@ pub fn parse(name: &str) -> Option<(&'static Family, usize)> {
 
 /// A `'static` pool of [`ENTRIES`] messages of [`PAYLOAD`] bytes.
 pub fn make_pool() -> &'static BenchPool {
-    let memory = HostPool::leak_memory(PoolConfig::new(ENTRIES, PAYLOAD)).expect("pool memory");
+    make_pool_of(PAYLOAD)
+}
+
+/// A `'static` pool of [`ENTRIES`] messages of `payload` bytes.
+fn make_pool_of(payload: usize) -> &'static BenchPool {
+    let mut cfg = PoolConfig::new(ENTRIES, payload);
+    cfg.max_payload = cfg.max_payload.max(payload);
+    let memory = HostPool::leak_memory(cfg).expect("pool memory");
     Box::leak(Box::new(memory.into_pool(BenchPort::new()).expect("pool")))
 }
 
 /// Bytes of one whole message (header + payload): what a value queue item is.
 pub fn stride() -> usize {
-    PoolConfig::new(1, PAYLOAD).layout().expect("layout").stride
+    stride_of(PAYLOAD)
+}
+
+/// [`stride`] for a `payload`.
+fn stride_of(payload: usize) -> usize {
+    dispatcher_pool::pool::stride_for(payload)
 }
 
 fn leak<T>(v: Vec<T>) -> &'static [T] {
@@ -162,8 +178,8 @@ fn heapless_idle() -> Result<(), String> {
     }
 }
 
-fn message() -> Vec<u8> {
-    (0..stride()).map(|i| (i * 7 + 3) as u8).collect()
+fn message(payload: usize) -> Vec<u8> {
+    (0..stride_of(payload)).map(|i| (i * 7 + 3) as u8).collect()
 }
 
 /// Builds the case `name`.
@@ -253,12 +269,16 @@ pub fn build(name: &str) -> Option<Bench> {
                 check: Box::new(|_| Ok(())),
             }
         }
-        "ours_bcast" => ours_broadcast(n, || PtrQueue::new(DEPTH)),
-        "ours_bcast_ring" => {
-            ours_broadcast(n, || ByteRing::new(core::mem::size_of::<usize>(), DEPTH))
-        }
+        "ours_bcast" => ours_broadcast(n, PAYLOAD, || PtrQueue::new(DEPTH)),
+        "ours_bcast_ring" => ours_broadcast(n, PAYLOAD, || {
+            ByteRing::new(core::mem::size_of::<usize>(), DEPTH)
+        }),
+        "ours_bcast_ring_4k_x8" => ours_broadcast(8, PAYLOAD_4K, || {
+            ByteRing::new(core::mem::size_of::<usize>(), DEPTH)
+        }),
+        "value_copy_4k_x8" => value_copy(8, PAYLOAD_4K),
         "crossbeam_bcast" => crossbeam_broadcast(n),
-        "value_copy" => value_copy(n),
+        "value_copy" => value_copy(n, PAYLOAD),
         "queue_only" => {
             let queues: &'static [PtrQueue] = leak((0..n).map(|_| PtrQueue::new(DEPTH)).collect());
             Bench {
@@ -340,8 +360,8 @@ pub fn build(name: &str) -> Option<Bench> {
 
 /// Our broadcast to `n` pointer targets over queues from `make`; every consumer then receives
 /// and drops its reference (the last one recycles the entry).
-fn ours_broadcast<Q: Queue + 'static>(n: usize, make: impl Fn() -> Q) -> Bench {
-    let pool = make_pool();
+fn ours_broadcast<Q: Queue + 'static>(n: usize, payload: usize, make: impl Fn() -> Q) -> Bench {
+    let pool = make_pool_of(payload);
     let targets: &'static [Target<Q>] = leak(
         (0..n)
             .map(|i| Target::new(make(), Mode::Pointer, i as u16).expect("target"))
@@ -351,7 +371,7 @@ fn ours_broadcast<Q: Queue + 'static>(n: usize, make: impl Fn() -> Q) -> Bench {
     Bench {
         op: Box::new(move || {
             let mut m = pool.try_alloc().expect("alloc");
-            m.header_mut().expect("unique").message_len = PAYLOAD as u32;
+            m.header_mut().expect("unique").message_len = payload as u32;
             black_box(pool.broadcast(m, &refs).expect("broadcast"));
             for t in &refs {
                 match pool.receive(*t, None, Timeout::NoWait) {
@@ -446,10 +466,14 @@ fn crossbeam_broadcast(n: usize) -> Bench {
 }
 
 /// The old path: the whole message copied into each of `n` value rings, then popped.
-fn value_copy(n: usize) -> Bench {
-    let msg = message();
-    let mut out = vec![0u8; stride()];
-    let rings: &'static [ByteRing] = leak((0..n).map(|_| ByteRing::new(stride(), DEPTH)).collect());
+fn value_copy(n: usize, payload: usize) -> Bench {
+    let msg = message(payload);
+    let mut out = vec![0u8; stride_of(payload)];
+    let rings: &'static [ByteRing] = leak(
+        (0..n)
+            .map(|_| ByteRing::new(stride_of(payload), DEPTH))
+            .collect(),
+    );
     let expected = msg.clone();
     let last: &'static std::sync::Mutex<Vec<u8>> =
         Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
@@ -482,14 +506,14 @@ fn value_copy(n: usize) -> Bench {
     }
 }
 
-/// Wall-clock throughput (ops/s) of 2 threads each running `op` for `ms` milliseconds.
-pub fn two_threads(ms: u64, op: &(dyn Fn() + Sync)) -> f64 {
+/// Wall-clock throughput (ops/s) of `n` threads each running `op` for `ms` milliseconds.
+pub fn threads(n: usize, ms: u64, op: &(dyn Fn() + Sync)) -> f64 {
     use std::sync::atomic::AtomicBool;
     use std::sync::Barrier;
     let stop = AtomicBool::new(false);
-    let barrier = Barrier::new(3);
+    let barrier = Barrier::new(n + 1);
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..2)
+        let handles: Vec<_> = (0..n)
             .map(|_| {
                 s.spawn(|| {
                     barrier.wait();
@@ -515,6 +539,11 @@ pub fn two_threads(ms: u64, op: &(dyn Fn() + Sync)) -> f64 {
 
 /// One contended run each, ours then heapless (or the reverse when `reverse`): (ours, heapless) ops/s.
 pub fn contended_pair(pool: &'static BenchPool, ms: u64, reverse: bool) -> (f64, f64) {
+    pair(2, pool, ms, reverse)
+}
+
+/// [`contended_pair`] with `n` threads (1: the uncontended single-thread rate).
+pub fn pair(n: usize, pool: &'static BenchPool, ms: u64, reverse: bool) -> (f64, f64) {
     manage_heapless();
     let ours = || {
         let m = pool.try_alloc().expect("ours: pool empty under 2 threads");
@@ -527,10 +556,10 @@ pub fn contended_pair(pool: &'static BenchPool, ms: u64, reverse: bool) -> (f64,
         drop(black_box(a));
     };
     if reverse {
-        let h = two_threads(ms, &theirs);
-        (two_threads(ms, &ours), h)
+        let h = threads(n, ms, &theirs);
+        (threads(n, ms, &ours), h)
     } else {
-        let o = two_threads(ms, &ours);
-        (o, two_threads(ms, &theirs))
+        let o = threads(n, ms, &ours);
+        (o, threads(n, ms, &theirs))
     }
 }

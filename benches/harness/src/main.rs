@@ -77,6 +77,19 @@ fn main() -> ExitCode {
             Err(e) => Err(format!("bad iteration count: {e}")),
         },
         Some("smoke") => smoke(),
+        // One wall-clock pair (what `report` runs under `taskset` for the time-sliced rows).
+        Some("pair") if args.len() == 4 => {
+            let n = args[1].parse().map_err(|e| format!("threads: {e}"));
+            let ms = args[2].parse().map_err(|e| format!("ms: {e}"));
+            match (n, ms) {
+                (Ok(n), Ok(ms)) => {
+                    let (o, h) = cases::pair(n, cases::make_pool(), ms, args[3] == "1");
+                    println!("{o} {h}");
+                    Ok(())
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            }
+        }
         Some("contended") => {
             let reps = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(7);
             let ms = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(200);
@@ -85,7 +98,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some("report") => report::main(&args[1..]),
-        _ => Err("usage: dispatcher-pool-bench list | run CASE ITERS | smoke | contended [REPS] [MS] | report [--out FILE] [--iters N] [--probe FILE] [--cx16-exe EXE] [--command TEXT]".into()),
+        _ => Err("usage: dispatcher-pool-bench list | run CASE ITERS | smoke | pair THREADS MS REVERSE | contended [REPS] [MS] | report [--out FILE] [--iters N] [--probe FILE] [--cx16-exe EXE] [--command TEXT]".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
