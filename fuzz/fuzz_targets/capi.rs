@@ -1425,7 +1425,11 @@ fn receive(f: &mut Fuzz, u: &mut Unstructured<'_>) -> Result<()> {
             f.pools[pk].holder[i] = id;
             f.held.push(a);
         }
-        ItemM::Value(v) => {
+        ItemM::Value(mut v) => {
+            // The copy's data_ptr points at its own payload, not the sender's.
+            let at = std::mem::offset_of!(dispatcher_msg_t, data_ptr);
+            let own = &value.data as *const _ as usize;
+            v[at..at + std::mem::size_of::<usize>()].copy_from_slice(&own.to_ne_bytes());
             // SAFETY: `value` is a whole dispatcher_msg_t; we read its first `item` bytes.
             let got = unsafe {
                 std::slice::from_raw_parts(&*value as *const dispatcher_msg_t as *const u8, v.len())
