@@ -124,7 +124,7 @@ int main(void)
 	if (dispatcher_init() != 0) {
 		printk("dispatcher_init failed\n");
 	}
-	dispatcher_pool_self_test();
+	/* The firmware calls dispatcher_pool_self_test(); this is the same with a result. */
 	check(dispatcher_pool_self_test_run() == 0, "dispatcher_pool_self_test");
 	struct pool_stats s0, c0;
 
