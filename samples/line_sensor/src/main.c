@@ -32,14 +32,14 @@
 #endif
 
 /* ---- scenario ------------------------------------------------------------------------- */
-#define STREAM_MS          2000 /* how long the line sensor streams */
+#define STREAM_MS          CONFIG_LINE_SENSOR_STREAM_MS /* how long the line sensor streams */
 #define STREAM_BURST       8    /* samples per tick (100 ticks/s on the emulated boards) */
 #define SAMPLE_BYTES       48   /* payload of one line-sensor sample */
-#define CONTROL_COUNT      20   /* battery override messages */
+#define CONTROL_COUNT      CONFIG_LINE_SENSOR_CONTROL_COUNT /* battery override messages */
 #define CONTROL_PERIOD_MS  80
 #define CONTROL_TIMEOUT_MS 500  /* pool_alloc_blocking timeout of the control path */
 #define SLOW_MODULE_MS     20   /* storage module: time per message */
-#define METRICS_PERIOD_MS  500
+#define METRICS_PERIOD_MS  CONFIG_LINE_SENSOR_METRICS_PERIOD_MS
 
 BUILD_ASSERT(SAMPLE_BYTES <= CONFIG_DISPATCHER_POOL_PAYLOAD_SIZE, "payload too small");
 
@@ -63,6 +63,7 @@ static const char *const target_names[] = {"display", "logger", "storage", "batt
 
 /* ---- counters ----------------------------------------------------------------------------- */
 static atomic_t errors;            /* anything that must never happen */
+static atomic_t stream_attempts;   /* samples the sensor tried to send */
 static atomic_t stream_sent;       /* samples broadcast (>= 1 module took it) */
 static atomic_t stream_dropped;    /* pool empty: sample dropped by the producer */
 static atomic_t stream_unreceived; /* broadcast reached no module (pool counts it as a drop) */
@@ -205,6 +206,7 @@ static void line_sensor_thread(void *a, void *b, void *c)
 			/* streaming: never waits; an empty pool is a counted drop (pool_drop_count) */
 			pool_msg_t *p = pool_try_alloc_or(POOL_FALLBACK_DROP);
 
+			atomic_inc(&stream_attempts);
 			if (p == NULL) {
 				atomic_inc(&stream_dropped); /* pool empty: drop this sample */
 				continue;
@@ -421,6 +423,8 @@ int main(void)
 	if (atomic_get(&control_received) != atomic_get(&control_sent)) {
 		error("control sent != received", -EIO);
 	}
+	uint32_t stream_delivered = 0, stream_failed = 0, all_failed = 0, battery_delivered = 0;
+
 	for (size_t i = 0; i < ARRAY_SIZE(all_targets); i++) {
 		struct msg_target_stats ts;
 
@@ -434,15 +438,48 @@ int main(void)
 		if (ts.delivered != (uint32_t)atomic_get(&processed[i])) {
 			error("delivered != processed", -EIO);
 		}
+		all_failed += ts.failed;
+		if (all_targets[i] == &battery_t) {
+			battery_delivered = ts.delivered;
+		} else {
+			stream_delivered += ts.delivered;
+			stream_failed += ts.failed;
+		}
 	}
 
-	/* Every sample dropped for an empty pool is in pool_drop_count (which also counts
-	 * broadcasts that reached no module).
+	/* Exact accounting: every sample attempted, every allocation, broadcast and delivery is
+	 * in one counter of the producers, the modules or the pool, and they agree.
 	 */
-	if (s.pool_drop_count < (uint32_t)atomic_get(&stream_dropped)) {
-		error("pool_drop_count < stream_dropped", -EIO);
-	}
+	uint32_t attempts = atomic_get(&stream_attempts), sent = atomic_get(&stream_sent);
+	uint32_t dropped = atomic_get(&stream_dropped), unreceived = atomic_get(&stream_unreceived);
+	uint32_t csent = atomic_get(&control_sent);
+	uint32_t broadcast = sent + unreceived + csent; /* every allocated message was broadcast */
+	int mismatches = 0;
+	const struct {
+		const char *what;
+		uint32_t got, want;
+	} acct[] = {
+		{"stream attempts = sent + dropped + unreceived", attempts, sent + dropped + unreceived},
+		{"pool allocations = stream + control broadcasts", s.allocations, broadcast},
+		{"pool broadcasts = stream + control broadcasts", s.broadcasts, broadcast},
+		{"pool frees = allocations", s.frees, s.allocations},
+		{"pool alloc_failures = dropped + control timeouts", s.pool_alloc_failures,
+		 dropped + (uint32_t)atomic_get(&control_alloc_timeouts)},
+		{"pool drops = dropped + unreceived", s.pool_drop_count, dropped + unreceived},
+		{"stream deliveries + failures = 3 x stream broadcasts",
+		 stream_delivered + stream_failed, 3 * (sent + unreceived)},
+		{"pool enqueue_failures = module failures", s.enqueue_failures, all_failed},
+		{"battery deliveries = control sent", battery_delivered, csent},
+	};
 
+	for (size_t i = 0; i < ARRAY_SIZE(acct); i++) {
+		if (acct[i].got != acct[i].want) {
+			printk("ACCOUNTING MISMATCH: %s: %u != %u\n", acct[i].what, acct[i].got,
+			       acct[i].want);
+			error("accounting", -EIO);
+			mismatches++;
+		}
+	}
 	uint32_t control_lost_n = atomic_get(&control_lost) +
 				  (atomic_get(&control_sent) - atomic_get(&control_received));
 
@@ -456,6 +493,11 @@ int main(void)
 	       "enqueue_failures=%u errors=%ld in_use=%u\n",
 	       atomic_get(&stream_sent), atomic_get(&stream_dropped), s.pool_alloc_failures,
 	       s.pool_drop_count, s.enqueue_failures, atomic_get(&errors), s.pool_in_use);
+
+	printk("SUMMARY accounting: attempts=%u sent=%u dropped=%u unreceived=%u deliveries=%u "
+	       "checks=%zu mismatches=%d\n",
+	       attempts, sent, dropped, unreceived, stream_delivered + battery_delivered,
+	       ARRAY_SIZE(acct), mismatches);
 
 	bool pass = atomic_get(&errors) == 0 && control_lost_n == 0 && s.pool_in_use == 0 &&
 		    atomic_get(&control_sent) == CONTROL_COUNT;

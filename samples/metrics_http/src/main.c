@@ -76,11 +76,20 @@ static struct http_resource_detail_static index_detail = {
 };
 
 static uint16_t metrics_port = CONFIG_APP_HTTP_PORT;
-HTTP_SERVICE_DEFINE(metrics_service, NULL, &metrics_port, 2, 4, NULL, NULL);
+/* Bound to CONFIG_APP_HTTP_BIND_ADDR ("127.0.0.1" on native_sim, "0.0.0.0" = any otherwise). */
+HTTP_SERVICE_DEFINE(metrics_service, CONFIG_APP_HTTP_BIND_ADDR, &metrics_port,
+		    CONFIG_HTTP_SERVER_MAX_CLIENTS, 4, NULL, NULL);
 HTTP_RESOURCE_DEFINE(metrics_resource, metrics_service, "/api/metrics", &metrics_detail);
 HTTP_RESOURCE_DEFINE(index_resource, metrics_service, "/", &index_detail);
 
 /* ---- self-test: GET /api/metrics over a socket -------------------------------------------- */
+/* Where a client on this device reaches the server: the bind address, or loopback for any. */
+static const char *client_addr(void)
+{
+	return strcmp(CONFIG_APP_HTTP_BIND_ADDR, "0.0.0.0") == 0 ? "127.0.0.1"
+								: CONFIG_APP_HTTP_BIND_ADDR;
+}
+
 #ifdef CONFIG_APP_SELF_TEST
 static char reply[1536];
 
@@ -95,7 +104,10 @@ static int self_test(void)
 	size_t got = 0;
 	int sock, rc;
 
-	zsock_inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+	if (zsock_inet_pton(AF_INET, client_addr(), &addr.sin_addr) != 1) {
+		printk("self-test: %s is not an IPv4 address\n", client_addr());
+		return -EINVAL;
+	}
 	sock = zsock_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
 	if (sock < 0) {
 		printk("self-test: socket() failed: %d\n", -errno);
@@ -104,7 +116,8 @@ static int self_test(void)
 	rc = zsock_connect(sock, (struct sockaddr *)&addr, sizeof(addr));
 	if (rc < 0) {
 		rc = -errno;
-		printk("self-test: connect(127.0.0.1:%d) failed: %d\n", CONFIG_APP_HTTP_PORT, rc);
+		printk("self-test: connect(%s:%d) failed: %d\n", client_addr(), CONFIG_APP_HTTP_PORT,
+		       rc);
 		zsock_close(sock);
 		return rc;
 	}
@@ -167,7 +180,9 @@ int main(void)
 		printk("ERROR: http_server_start failed: %d\n", rc);
 		return 0;
 	}
-	printk("metrics_http: serving http://<address>:%d/api/metrics and / (dashboard)\n",
+	printk("metrics_http: bound to %s:%d, up to %d clients at once\n", CONFIG_APP_HTTP_BIND_ADDR,
+	       CONFIG_APP_HTTP_PORT, CONFIG_HTTP_SERVER_MAX_CLIENTS);
+	printk("metrics_http: serving http://%s:%d/api/metrics and / (dashboard)\n", client_addr(),
 	       CONFIG_APP_HTTP_PORT);
 
 #ifdef CONFIG_APP_SELF_TEST
