@@ -25,6 +25,9 @@
 #ifdef CONFIG_ARCH_POSIX
 #include <posix_board_if.h>
 #endif
+#ifdef CONFIG_APP_METRICS_HTTP
+#include "metrics_service.h"
+#endif
 
 #define RUN_MS        3000
 #define DRAIN_MAX_MS  2000
@@ -69,10 +72,9 @@ static void print_pool(const char *name, const struct pool_stats *s)
 	       s->invalid_unrefs);
 }
 
-/* What GET /api/metrics would serve: every pool and every registered target. */
-static void print_metrics_json(void)
+/* The dispatcher's registered targets (dispatcher_target(id) of every id that has a queue). */
+static size_t registered_targets(msg_target_t *targets[TARGET_MAX])
 {
-	msg_target_t *targets[TARGET_MAX];
 	size_t n = 0;
 
 	for (int i = 0; i < TARGET_MAX; i++) {
@@ -82,6 +84,14 @@ static void print_metrics_json(void)
 			targets[n++] = t;
 		}
 	}
+	return n;
+}
+
+/* What GET /api/metrics serves: every pool and every registered target. */
+static void print_metrics_json(void)
+{
+	msg_target_t *targets[TARGET_MAX];
+	size_t n = registered_targets(targets);
 	int len = msg_pool_stats_json_all(metrics_json, sizeof(metrics_json), targets, n);
 
 	if (len < 0) {
@@ -98,6 +108,65 @@ static void print_metrics_json(void)
 		printk("%.*s\n", MIN(JSON_LINE_LEN, len - off), metrics_json + off);
 	}
 }
+
+#ifdef CONFIG_APP_METRICS_HTTP
+/* The targets /api/metrics reports, from metrics_start() until before they are unregistered. */
+static msg_target_t *metrics_targets[TARGET_MAX];
+static char metrics_reply[CONFIG_APP_METRICS_JSON_SIZE + 512];
+
+static void metrics_start(void)
+{
+	size_t n = registered_targets(metrics_targets);
+	int rc = metrics_service_start(METRICS_ALL_POOLS, metrics_targets, n);
+
+	printk("firmware: serving http://%s:%d/api/metrics (%zu targets): %d\n",
+	       metrics_service_client_addr(), CONFIG_APP_HTTP_PORT, n, rc);
+	check(rc == 0, "http_server_start");
+}
+
+/* One GET /api/metrics to this firmware's own server; both pools must be in the answer. */
+static void metrics_fetch_check(void)
+{
+	int got = metrics_service_fetch(metrics_reply, sizeof(metrics_reply));
+	const char *body = got > 0 ? strstr(metrics_reply, "\r\n\r\n") : NULL;
+	const char *json = body != NULL ? strstr(body, "{\"pools\":[") : NULL;
+	const char *end = json != NULL ? strrchr(json, '}') : NULL;
+	bool ok = got > 0 && strncmp(metrics_reply, "HTTP/1.1 200", 12) == 0 &&
+		  strstr(metrics_reply, "application/json") != NULL && end != NULL &&
+		  strstr(json, "\"name\":\"streaming\"") != NULL &&
+		  strstr(json, "\"name\":\"control\"") != NULL;
+
+	printk("firmware: GET /api/metrics -> %.12s, %d bytes\n", got > 0 ? metrics_reply : "-",
+	       got);
+	check(ok, "GET /api/metrics lists both pools");
+	if (!ok) {
+		return;
+	}
+	/* The pools' names in the order listed, and the targets (each has an "id"). */
+	char pools[64] = "";
+	size_t used = 0;
+	int targets = 0;
+
+	for (const char *p = strstr(json, "\"name\":\""); p != NULL && p < end;
+	     p = strstr(p, "\"name\":\"")) {
+		p += strlen("\"name\":\"");
+		const char *q = strchr(p, '"');
+
+		if (q == NULL) {
+			break;
+		}
+		used += snprintf(pools + used, sizeof(pools) - MIN(used, sizeof(pools)), "%s%.*s",
+				 used > 0 ? "," : "", (int)(q - p), p);
+		used = MIN(used, sizeof(pools) - 1);
+	}
+	for (const char *p = strstr(json, "\"id\":"); p != NULL && p < end;
+	     p = strstr(p + 1, "\"id\":")) {
+		targets++;
+	}
+	printk("METRICS: pools=%s targets=%d bytes=%d requests=%ld\n", pools, targets,
+	       (int)(end + 1 - json), metrics_service_requests());
+}
+#endif
 
 #if defined(CONFIG_INIT_STACKS) && defined(CONFIG_THREAD_STACK_INFO) && defined(CONFIG_THREAD_NAME) && \
 	defined(CONFIG_THREAD_MONITOR)
@@ -145,6 +214,9 @@ int main(void)
 	io_ultrasonic_init();
 	io_motor_driver_init();
 	wifi_http_server_init();
+#ifdef CONFIG_APP_METRICS_HTTP
+	metrics_start(); /* serves while the traffic flows */
+#endif
 
 	k_msleep(RUN_MS);
 
@@ -162,6 +234,10 @@ int main(void)
 
 	dispatcher_pool_log_stats();
 	print_metrics_json();
+#ifdef CONFIG_APP_METRICS_HTTP
+	metrics_fetch_check();
+	metrics_service_set_targets(NULL, 0); /* they are unregistered next */
+#endif
 
 	/* Unregister every id: a queue still holding entries is purged. */
 	struct pool_stats before_s, before_c;
