@@ -209,10 +209,14 @@ int dispatcher_pool_boot_status(void)
 static int dp_create(struct msg_pool *p)
 {
 	struct pool_stats s;
+#ifdef CONFIG_SHARED_MULTI_HEAP
+	bool took_region = false;
+#endif
 	int rc;
 
 	if (p->region == NULL && p->region_bytes != 0) {
 #ifdef CONFIG_SHARED_MULTI_HEAP
+		took_region = true;
 		p->region = shared_multi_heap_aligned_alloc(SMH_REG_ATTR_EXTERNAL,
 							    DISPATCHER_MSG_ALIGN, p->region_bytes);
 		if (p->region == NULL) {
@@ -228,6 +232,13 @@ static int dp_create(struct msg_pool *p)
 		LOG_ERR("pool %s: msg_pool_init(entries %zu, payload %zu, heap slots %zu) failed: %d",
 			p->name, p->config.entries, p->config.payload_size, p->config.heap_slots,
 			rc);
+#ifdef CONFIG_SHARED_MULTI_HEAP
+		if (took_region) {
+			/* Not created, so nothing uses it: give the PSRAM back. */
+			shared_multi_heap_free(p->region);
+			p->region = NULL;
+		}
+#endif
 		return rc;
 	}
 	if (msg_pool_stats(p, &s) == 0) {

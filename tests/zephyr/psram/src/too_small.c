@@ -18,6 +18,13 @@ BUILD_ASSERT(DEFAULT_REGION_BYTES / 2 < DEFAULT_REGION_BYTES, "region too small 
 
 DISPATCHER_POOL_DEFINE(internal_pool, 4, 32);
 
+/* A PSRAM pool whose region fits in the heap but whose config msg_pool_init refuses (payload
+ * above DISPATCHER_PAYLOAD_MAX): the hook takes the region, the init fails with -EINVAL, and
+ * the region must go back to the heap. Named to sort after the default pool in the section,
+ * so the boot status stays the default pool's -ENOMEM.
+ */
+DISPATCHER_POOL_DEFINE_PSRAM(zz_bad_psram, 2, DISPATCHER_PAYLOAD_MAX + 1);
+
 K_MSGQ_DEFINE(ptr_q, sizeof(pool_msg_t *), 4, sizeof(void *));
 static msg_target_t ptr_t;
 static msg_target_t *const one[] = {&ptr_t};
@@ -72,6 +79,22 @@ ZTEST(dispatcher_pool_psram_too_small, test_boot_went_on)
 	block = shared_multi_heap_alloc(SMH_REG_ATTR_EXTERNAL, smh_buf_bytes / 4);
 	zassert_not_null(block);
 	zassert_true(in_smh_buf(block, smh_buf_bytes / 4));
+	shared_multi_heap_free(block);
+}
+
+ZTEST(dispatcher_pool_psram_too_small, test_refused_pool_gives_its_region_back)
+{
+	struct pool_stats s;
+	void *block;
+
+	zassert_true(Z_DP_REGION_BYTES(2, DISPATCHER_PAYLOAD_MAX + 1) > smh_buf_bytes / 2,
+		     "the bad pool's region must be big enough for a leak to show");
+	zassert_equal(msg_pool_stats(&zz_bad_psram, &s), -ENODEV);
+	zassert_is_null(zz_bad_psram.region, "the refused pool kept its PSRAM region");
+	zassert_true(log_has_line("pool zz_bad_psram: msg_pool_init(", "failed: -22"));
+	/* Half the heap is free again: with the region leaked, this would not fit. */
+	block = shared_multi_heap_alloc(SMH_REG_ATTR_EXTERNAL, smh_buf_bytes / 2);
+	zassert_not_null(block, "the refused pool's region was not freed");
 	shared_multi_heap_free(block);
 }
 
