@@ -211,6 +211,15 @@ int dispatcher_broadcast_ptr_u8(pool_msg_t *msg, const uint8_t *targets)
 	return (n == 0 && rc == -EINVAL) ? 0 : rc;
 }
 
+void z_dispatcher_ids_from_targets(const dispatch_target_t *targets, uint8_t ids[TARGET_MAX])
+{
+	for (int i = 0; i < (int)TARGET_MAX; i++) {
+		unsigned int id = (unsigned int)targets[i];
+
+		ids[i] = id < (unsigned int)TARGET_MAX ? (uint8_t)id : (uint8_t)TARGET_MAX;
+	}
+}
+
 int(dispatcher_broadcast_ptr)(pool_msg_t *msg, const dispatch_target_t *targets)
 {
 	uint8_t ids[TARGET_MAX];
@@ -218,11 +227,7 @@ int(dispatcher_broadcast_ptr)(pool_msg_t *msg, const dispatch_target_t *targets)
 	if (targets == NULL) {
 		return dispatcher_broadcast_ptr_u8(msg, NULL);
 	}
-	for (int i = 0; i < (int)TARGET_MAX; i++) {
-		unsigned int id = (unsigned int)targets[i];
-
-		ids[i] = id < (unsigned int)TARGET_MAX ? (uint8_t)id : (uint8_t)TARGET_MAX;
-	}
+	z_dispatcher_ids_from_targets(targets, ids);
 	return dispatcher_broadcast_ptr_u8(msg, ids);
 }
 

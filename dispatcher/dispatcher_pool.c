@@ -231,11 +231,7 @@ pool_msg_t *dispatcher_pool_send_ptr_params(const dispatcher_pool_send_params_t 
 	m->context = params->context;
 	memset(m->targets, TARGET_MAX, sizeof(m->targets));
 	if (params->targets != NULL) {
-		for (int i = 0; i < (int)TARGET_MAX; i++) {
-			unsigned int id = (unsigned int)params->targets[i];
-
-			m->targets[i] = id < (unsigned int)TARGET_MAX ? (uint8_t)id : (uint8_t)TARGET_MAX;
-		}
+		z_dispatcher_ids_from_targets(params->targets, m->targets);
 	}
 	m->n_targets = TARGET_MAX;
 	if (len > 0) {

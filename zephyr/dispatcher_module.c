@@ -54,6 +54,16 @@ struct k_msgq *dispatcher_ptr_queue_create_register(dispatch_target_t target, ui
 	return q;
 }
 
+/* Hands a received entry (validated) to the module in place, then releases it. */
+static void process_entry(dispatcher_module_t *m, pool_msg_t *pmsg)
+{
+	if (m->process_msg != NULL) {
+		m->process_msg(pmsg->msg);
+	}
+	m->processed++;
+	dispatcher_pool_msg_unref(pmsg);
+}
+
 void dispatcher_module_process_ptr_compat(dispatcher_module_t *m, pool_msg_t *pmsg)
 {
 	if (m == NULL || pmsg == NULL) {
@@ -63,11 +73,7 @@ void dispatcher_module_process_ptr_compat(dispatcher_module_t *m, pool_msg_t *pm
 		LOG_WRN("%s: %p is no pool's entry, dropped", m->name, (void *)pmsg);
 		return;
 	}
-	if (m->process_msg != NULL) {
-		m->process_msg(pmsg->msg);
-	}
-	m->processed++;
-	dispatcher_pool_msg_unref(pmsg);
+	process_entry(m, pmsg);
 }
 
 static void warn_queue_depth(dispatcher_module_t *m)
@@ -148,11 +154,7 @@ static void module_thread(void *arg, void *unused1, void *unused2)
 		int rc = msg_receive(&m->z_rx, wait, &p, NULL);
 
 		if (rc == 0) {
-			if (m->process_msg != NULL) {
-				m->process_msg(p->msg);
-			}
-			m->processed++;
-			dispatcher_pool_msg_unref(p);
+			process_entry(m, p); /* msg_receive validated it */
 		} else if (rc != -EAGAIN) {
 			LOG_WRN("%s: receive failed (%d)", m->name, rc);
 		}
