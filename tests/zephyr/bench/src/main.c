@@ -35,6 +35,9 @@
 #include "msg_pool.h"
 #include "dispatcher_pool_zephyr.h"
 #include "fw_pool.h"
+#ifdef CONFIG_DISPATCHER_POOL_TIMING
+#include "under_load.h"
+#endif
 
 #define NMAX        16
 #define ITERS       16
@@ -759,6 +762,10 @@ int main(void)
 	print_ratio("drain_slab_over_ours_8", drain_x10[S_SLAB][k8], drain_x10[S_OURS][k8]);
 	printk("\n");
 
+#ifdef CONFIG_DISPATCHER_POOL_TIMING
+	/* After the tables above: they measure what timing costs (the default scenario has none). */
+	errors += bench_under_load();
+#endif
 	if (errors != 0) {
 		printk("BENCH FAILED: %u errors\n", errors);
 	} else {
