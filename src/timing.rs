@@ -11,11 +11,11 @@
 //!   target queue's [`len`](crate::Queue::len) is added to a sum and a sample count. The
 //!   snapshot reports `sum / samples`, ×100.
 //! * **Latency** (pointer mode only): a broadcast stamps its entry with the port's cycle
-//!   counter ([`Port::cycles`](crate::Port::cycles)) once, before the first put;
-//!   [`Pool::accept`](crate::Pool::accept) (what `receive` and C's `msg_receive` go through)
+//!   counter ([`Port::cycles`]) once, before the first put;
+//!   [`Pool::accept`] (what `receive` and C's `msg_receive` go through)
 //!   records `now - stamp`, in microseconds, into the target's min, max and histogram. A
 //!   value-mode item is a copy without a descriptor: it is not measured (its depth is). A
-//!   port whose [`cycles_per_sec`](crate::Port::cycles_per_sec) is 0 has no clock: nothing is
+//!   port whose [`cycles_per_sec`](Port::cycles_per_sec) is 0 has no clock: nothing is
 //!   recorded. The stamp wraps with the 32-bit counter: a latency longer than one wrap
 //!   (2³² cycles: 358 s at 12 MHz, 17.9 s at 240 MHz) is reported modulo the wrap.
 //!   An entry re-broadcast while earlier receivers still hold it is stamped again: those
@@ -42,6 +42,8 @@
 //!   reaches 2³¹ halves all the buckets (the percentiles stay right).
 
 use crate::port::Port;
+#[cfg(doc)]
+use crate::Pool;
 use crate::sync::{AtomicU32, Ordering};
 
 /// Histogram buckets per target.

@@ -72,7 +72,10 @@ pub struct pool_msg_t {
 }
 
 const _: () = {
-    assert!(size_of::<pool_msg_t>() == size_of::<Descriptor>());
+    assert!(
+        size_of::<pool_msg_t>() == size_of::<Descriptor>(),
+        "pool_msg_t != Descriptor: the core's `timing` feature is on, this crate's is off"
+    );
     assert!(align_of::<pool_msg_t>() == align_of::<Descriptor>());
     assert!(offset_of!(pool_msg_t, msg) == 0);
 };
@@ -95,7 +98,10 @@ pub struct msg_target_t {
 const _: () = {
     #[cfg(feature = "timing")]
     assert!(size_of::<[u32; 49]>() == size_of::<pool_core::timing::TargetTiming>());
-    assert!(size_of::<msg_target_t>() == size_of::<Target<ExternQueue>>());
+    assert!(
+        size_of::<msg_target_t>() == size_of::<Target<ExternQueue>>(),
+        "msg_target_t != Target: the core's `timing` feature is on, this crate's is off"
+    );
     assert!(align_of::<msg_target_t>() == align_of::<Target<ExternQueue>>());
 };
 
