@@ -42,9 +42,9 @@
 //!   reaches 2³¹ halves all the buckets (the percentiles stay right).
 
 use crate::port::Port;
+use crate::sync::{AtomicU32, Ordering};
 #[cfg(doc)]
 use crate::Pool;
-use crate::sync::{AtomicU32, Ordering};
 
 /// Histogram buckets per target.
 pub const BUCKETS: usize = 44;
@@ -338,6 +338,9 @@ mod tests {
         let pool = host.pool();
         let ptr = Target::new(HostQueue::pointers(8), Mode::Pointer, 1).unwrap();
         let val = Target::new(HostQueue::values(8, MsgHeader::SIZE + 64), Mode::Value, 2).unwrap();
+        // The latency runs from the broadcast's stamp, not from the port's epoch.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let t0 = std::time::Instant::now();
         for _ in 0..3 {
             let m = pool.try_alloc().unwrap();
             assert_eq!(pool.broadcast(m, &[&ptr, &val]), Ok(2));
@@ -354,15 +357,14 @@ mod tests {
                 Ok(Received::Value(_))
             ));
         }
+        let elapsed_us = t0.elapsed().as_micros() as u32;
         let p = ptr.stats();
         assert_eq!((p.avg_depth_x100, p.depth_samples), (200, 3)); // depths 1, 2, 3
         assert_eq!(p.latency_count, 3);
         assert!(p.latency_min_us >= 2000, "{p:?}");
         assert!(p.latency_min_us <= p.latency_p50_us && p.latency_p50_us <= p.latency_p99_us);
-        assert!(
-            p.latency_p99_us <= p.latency_max_us && p.latency_max_us < 2_000_000,
-            "{p:?}"
-        );
+        assert!(p.latency_p99_us <= p.latency_max_us, "{p:?}");
+        assert!(p.latency_max_us <= elapsed_us, "{p:?} in {elapsed_us} us");
         let v = val.stats();
         assert_eq!((v.avg_depth_x100, v.depth_samples), (200, 3));
         assert_eq!(
