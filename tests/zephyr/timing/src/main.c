@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <zephyr/kernel.h>
+#include <zephyr/sys/util.h>
 #include <zephyr/shell/shell.h>
 #include <zephyr/shell/shell_dummy.h>
 #include <zephyr/ztest.h>
@@ -137,6 +138,9 @@ ZTEST(dispatcher_pool_timing, test_json_and_shell_show_the_figures)
 
 	const struct shell *sh = shell_backend_dummy_get_ptr();
 
+	/* The shell thread starts the dummy backend after boot. */
+	WAIT_FOR(shell_ready(sh), 20000, k_msleep(1));
+	zassert_true(shell_ready(sh), "timed out waiting for the dummy shell backend");
 	dispatcher_pool_shell_set_targets(both, 1);
 	shell_backend_dummy_clear_output(sh);
 	zassert_ok(shell_execute_cmd(sh, "pool stats"));
