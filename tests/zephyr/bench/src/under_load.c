@@ -2,7 +2,7 @@
  * The timing scenario's "under load" run (CONFIG_DISPATCHER_POOL_TIMING=y): what the per-target
  * metrics show when one consumer keeps up and one does not.
  *
- *   producer  main (priority 5): one 64-byte message every LOAD_PERIOD_MS (k_sleep), broadcast
+ *   producer  main (priority 5): one 16-byte message every LOAD_PERIOD_MS (k_sleep), broadcast
  *             by pointer to both targets, LOAD_MSGS times
  *   fast      priority 2 (above the producer): msg_receive, msg_unref at once
  *   slow      priority 6 (below the producer): msg_receive, SLOW_WORK_US of k_busy_wait, unref;
@@ -27,21 +27,16 @@
 #define LOAD_SLOTS     8
 #define FAST_PRIO      2
 #define SLOW_PRIO      6
-#define LOAD_STACK     1024
 
 BUILD_ASSERT(FAST_PRIO < CONFIG_MAIN_THREAD_PRIORITY && SLOW_PRIO > CONFIG_MAIN_THREAD_PRIORITY,
 	     "fast above the producer, slow below it");
 
-/* Both queues full plus one message in each consumer's hands. */
-DISPATCHER_POOL_DEFINE(load_pool, 2 * LOAD_SLOTS + 2, 64);
+/* Both queues full plus one message in each consumer's hands; 16-byte payloads (RAM). */
+DISPATCHER_POOL_DEFINE(load_pool, 2 * LOAD_SLOTS + 2, 16);
 
 K_MSGQ_DEFINE(fast_q, sizeof(void *), LOAD_SLOTS, 4);
 K_MSGQ_DEFINE(slow_q, sizeof(void *), LOAD_SLOTS, 4);
 static msg_target_t fast_t, slow_t;
-
-static struct k_thread fast_thread, slow_thread;
-K_THREAD_STACK_DEFINE(fast_stack, LOAD_STACK);
-K_THREAD_STACK_DEFINE(slow_stack, LOAD_STACK);
 
 static atomic_t fast_done, slow_done, load_errors;
 
@@ -76,7 +71,8 @@ static void print_row(const char *name, const struct msg_target_stats *s)
 	       s->latency_max_us);
 }
 
-uint32_t bench_under_load(void)
+uint32_t bench_under_load(struct k_thread *fast_thread, k_thread_stack_t *fast_stack,
+			  struct k_thread *slow_thread, k_thread_stack_t *slow_stack, size_t stack_bytes)
 {
 	msg_target_t *both[2] = {&fast_t, &slow_t};
 	struct msg_target_stats fs, ss;
@@ -88,11 +84,10 @@ uint32_t bench_under_load(void)
 		printk("BENCH ERROR: under load: msg_target_init\n");
 		return 1;
 	}
-	k_thread_create(&fast_thread, fast_stack, K_THREAD_STACK_SIZEOF(fast_stack), consumer,
-			&fast_t, &fast_done, (void *)0, FAST_PRIO, 0, K_NO_WAIT);
-	k_thread_create(&slow_thread, slow_stack, K_THREAD_STACK_SIZEOF(slow_stack), consumer,
-			&slow_t, &slow_done, (void *)(uintptr_t)SLOW_WORK_US, SLOW_PRIO, 0,
-			K_NO_WAIT);
+	k_thread_create(fast_thread, fast_stack, stack_bytes, consumer, &fast_t, &fast_done,
+			(void *)0, FAST_PRIO, 0, K_NO_WAIT);
+	k_thread_create(slow_thread, slow_stack, stack_bytes, consumer, &slow_t, &slow_done,
+			(void *)(uintptr_t)SLOW_WORK_US, SLOW_PRIO, 0, K_NO_WAIT);
 
 	for (int i = 0; i < LOAD_MSGS; i++) {
 		pool_msg_t *p = msg_pool_try_alloc(&load_pool);
@@ -101,7 +96,7 @@ uint32_t bench_under_load(void)
 			errors++;
 		} else {
 			p->msg->source = (uint16_t)i;
-			p->msg->message_len = 64;
+			p->msg->message_len = 16;
 			/* The slow queue may be full: 1 or 2 deliveries are both expected. */
 			if (msg_broadcast(p, both, 2) < 1) {
 				errors++;
@@ -120,8 +115,8 @@ uint32_t bench_under_load(void)
 		printk("BENCH ERROR: under load: stats\n");
 		return errors + 1;
 	}
-	k_thread_abort(&fast_thread);
-	k_thread_abort(&slow_thread);
+	k_thread_abort(fast_thread);
+	k_thread_abort(slow_thread);
 	if (ps.pool_in_use != 0 || fs.delivered != LOAD_MSGS ||
 	    fs.delivered != (uint32_t)atomic_get(&fast_done) ||
 	    ss.delivered != (uint32_t)atomic_get(&slow_done) ||
