@@ -161,8 +161,13 @@ impl TargetTiming {
     /// Records one latency of `us` microseconds.
     pub fn record_us(&self, us: u32) {
         self.lat_count.fetch_add(1, Ordering::Relaxed);
-        self.lat_min.fetch_min(us, Ordering::Relaxed);
-        self.lat_max.fetch_max(us, Ordering::Relaxed);
+        // A load first: most samples change neither extreme, and a load is no RMW.
+        if us < self.lat_min.load(Ordering::Relaxed) {
+            self.lat_min.fetch_min(us, Ordering::Relaxed);
+        }
+        if us > self.lat_max.load(Ordering::Relaxed) {
+            self.lat_max.fetch_max(us, Ordering::Relaxed);
+        }
         let c = self.hist[bucket_of(us)].fetch_add(1, Ordering::Relaxed);
         if c.wrapping_add(1) == HALVE_AT {
             for b in &self.hist {
