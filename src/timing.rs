@@ -215,10 +215,15 @@ fn halve(a: &AtomicU32) {
 }
 
 /// `cycles` of a `hz` counter in microseconds (rounded down, saturating at `u32::MAX`).
+/// A whole number of MHz (12 MHz SysTick, 240 MHz CPU clocks) takes a 32-bit division; other
+/// rates (a 32768 Hz RTC) a 64-bit one, a library call on 32-bit MCUs.
 #[inline]
 pub fn cycles_to_us(cycles: u32, hz: u32) -> u32 {
     if hz == 0 {
         return 0;
+    }
+    if hz % 1_000_000 == 0 {
+        return cycles / (hz / 1_000_000);
     }
     (u64::from(cycles) * 1_000_000 / u64::from(hz)).min(u64::from(u32::MAX)) as u32
 }
@@ -380,6 +385,16 @@ mod tests {
     }
 
     proptest! {
+        /// The 32-bit path for whole MHz rates gives what the exact 64-bit formula gives.
+        #[test]
+        fn whole_mhz_conversion_is_exact(cycles in any::<u32>(), mhz in 1u32..=4000) {
+            let hz = mhz * 1_000_000;
+            prop_assert_eq!(
+                u64::from(cycles_to_us(cycles, hz)),
+                u64::from(cycles) * 1_000_000 / u64::from(hz)
+            );
+        }
+
         /// p50 and p99 are within the stated 25 % of the exact nearest-rank values.
         #[test]
         fn percentiles_are_within_the_bucket_error(
