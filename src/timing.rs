@@ -222,7 +222,7 @@ pub fn cycles_to_us(cycles: u32, hz: u32) -> u32 {
     if hz == 0 {
         return 0;
     }
-    if hz % 1_000_000 == 0 {
+    if hz.is_multiple_of(1_000_000) {
         return cycles / (hz / 1_000_000);
     }
     (u64::from(cycles) * 1_000_000 / u64::from(hz)).min(u64::from(u32::MAX)) as u32
