@@ -10,15 +10,15 @@
 //! comes first, the flag CAS fails and the allocator pops instead of sleeping.
 //!
 //! One flag stands for any number of sleepers, and one push wakes one. So an allocator that
-//! waited and then got its entry passes the baton: if the list is empty it sets the flag again
-//! (another sleeper may be left), else it gives the semaphore (an entry is there that a
-//! sleeper may be missing). A flag or a give with nobody asleep is harmless: a later push
-//! gives once in vain, and a token left in the semaphore makes a later take return at once
-//! (the allocator re-checks and sleeps again); a give ignored at the semaphore's limit means
-//! the count is already positive, so no sleeper can miss it. The loom models
+//! waited and then got its entry passes the baton: it gives the semaphore once, and the next
+//! sleeper (if any) wakes, pops, or flags the list again and sleeps. A give with nobody asleep
+//! is harmless: the token left in the semaphore makes a later take return at once (the
+//! allocator re-checks and sleeps again); a give ignored at the semaphore's limit means the
+//! count is already positive, so no sleeper can miss it. The baton costs a kernel call only on
+//! the slow path, after a wait. The loom models
 //! `blocking_alloc_is_woken_by_a_free` and `two_blocked_allocators_both_get_an_entry` check
 //! this with a semaphore limit of 1; their mutations (a push that ignores the flag, no baton
-//! pass) deadlock in loom.
+//! pass, a waiter that sleeps when its flag CAS lost to a push) deadlock in loom.
 //! Each pool has its own semaphore (its own port), so waiters of one pool are never woken by
 //! frees of another.
 //!
@@ -98,12 +98,7 @@ impl<'a, P: Port> Pool<'a, P> {
         // waits, after which each pass pops or flags the empty list before sleeping.
         let mut start = None;
         let result = loop {
-            let popped = if start.is_some() {
-                self.free.pop_or_flag(self.descs)
-            } else {
-                self.free.pop(self.descs)
-            };
-            if let Some(index) = popped {
+            if let Some(index) = self.free.take(self.descs, start.is_some()) {
                 break Ok(self.allocated(index));
             }
             let wait = match (timeout, start) {
@@ -130,21 +125,15 @@ impl<'a, P: Port> Pool<'a, P> {
         if start.is_some() {
             self.waiters.fetch_sub(1, Ordering::Relaxed);
             if result.is_ok() {
-                self.pass_the_baton();
+                // The baton (see the module docs): another sleeper may be left, and the push
+                // that woke us took the one flag off.
+                self.port.sem_give();
             }
         }
         if result.is_err() {
             Counters::bump(&self.counters.alloc_failures);
         }
         result
-    }
-
-    /// Run by an allocator that waited and got its entry (see the module docs): another
-    /// sleeper may be left, and the push that woke us took the one flag off.
-    fn pass_the_baton(&self) {
-        if !self.free.flag_if_empty() {
-            self.port.sem_give();
-        }
     }
 
     /// Puts an entry whose refcount reached 0 back on the free list and wakes a sleeping
