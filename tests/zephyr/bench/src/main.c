@@ -565,7 +565,7 @@ static const char *const af_name[AF_COUNT] = {
 	[AF_FW] = "firmware scheme try_alloc + unref",
 	[AF_OURS_REF] = "**ours** msg_ref + msg_unref (not the last reference)",
 	[AF_UPTIME] = "k_uptime_get_32() (the port's clock: each of our allocations reads it once)",
-	[AF_MEMCPY] = "memcpy of one whole dispatcher_msg_t (1052 B), for scale",
+	[AF_MEMCPY] = "memcpy (the image's libc) of one whole dispatcher_msg_t, for scale",
 };
 
 /* The entry AF_OURS_REF refs and unrefs: held by main for that row. */
