@@ -87,6 +87,12 @@ typedef struct msg_target_t msg_target_t;
 #define POOL_HOLDER_NONE 65534
 
 /**
+ * `pool_leak.age_ms` when the library was built without leak ages
+ * (`CONFIG_DISPATCHER_POOL_LEAK_AGE=n`): not recorded, and `min_age_ms` selects every held entry.
+ */
+#define POOL_AGE_UNKNOWN 4294967295
+
+/**
  * Length of the C port's `dispatcher_port_errno` table (one per `enum dispatcher_errno`).
  */
 #define DISPATCHER_ERRNO_COUNT 12
@@ -468,7 +474,8 @@ struct pool_leak {
    */
   uint32_t refcount;
   /**
-   * Milliseconds since it was allocated (wrapping arithmetic: survives the 49.7-day wrap).
+   * Milliseconds since it was allocated (wrapping arithmetic: survives the 49.7-day wrap);
+   * [`AGE_UNKNOWN`] in a build without the `leak-age` feature, which does not record it.
    */
   uint32_t age_ms;
 };

@@ -29,6 +29,19 @@
 //! `1 + highest index ever popped` = the highest number of entries off the list at once
 //! (pops and pushes are linearised by the head CAS). `pop` keeps that mark in `touched`: one
 //! relaxed load per pop and a `fetch_max` only the first time an index is popped.
+//!
+//! # The waiting flag (blocking allocation without a fence)
+//!
+//! An empty list's head is [`EMPTY`], or [`WAITING`]: "empty, and an allocator may be asleep
+//! waiting for an entry". A blocking allocator that finds the list empty sets the flag with a
+//! CAS (`EMPTY` → `WAITING`, [`FreeList::pop_or_flag`]) before it sleeps; a push onto a
+//! `WAITING` head takes the flag off (the entry's `next` is `EMPTY`) and tells its caller to
+//! wake a sleeper ([`FreeList::push`] returns `true`). Both are read-modify-writes of the one
+//! head word, so they are totally ordered: either the flag CAS comes first and the push sees
+//! it, or the push comes first and the flag CAS fails (the head changed), and the allocator
+//! pops instead of sleeping. No fence and no separate waiter count are needed on the free
+//! path: it costs what a plain push costs. The rest of the protocol (several sleepers, one
+//! flag) is in `pool/alloc.rs`.
 
 use crate::descriptor::Descriptor;
 use crate::sync::{const_fn, AtomicU32, Ordering};
@@ -36,8 +49,11 @@ use crate::sync::{const_fn, AtomicU32, Ordering};
 /// Index meaning "no entry" (end of list / empty list).
 pub const EMPTY: u16 = u16::MAX;
 
-/// Largest number of entries the index can address.
-pub const MAX_INDEX_ENTRIES: usize = EMPTY as usize;
+/// Head index of an empty list on which an allocator may be waiting (never a `next` link).
+pub const WAITING: u16 = u16::MAX - 1;
+
+/// Largest number of entries the index can address (indices below [`WAITING`]).
+pub const MAX_INDEX_ENTRIES: usize = WAITING as usize;
 
 /// A packed `(tag, index)` head value.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -78,11 +94,17 @@ impl FreeList {
     }
 
     /// Pushes `index`. The caller owns the entry exclusively (nobody else can push it).
-    pub(crate) fn push(&self, descs: &[Descriptor], index: u16) {
+    /// Returns `true` if the push took the [`WAITING`] flag off: the caller must wake a
+    /// sleeping allocator.
+    pub(crate) fn push(&self, descs: &[Descriptor], index: u16) -> bool {
         let node = &descs[index as usize];
         let mut head = Head(self.head.load(Ordering::Relaxed));
         loop {
-            node.next.store(head.index(), Ordering::Relaxed);
+            let below = head.index();
+            // A flagged list is empty: the entry becomes its only element.
+            let flagged = below == WAITING;
+            node.next
+                .store(if flagged { EMPTY } else { below }, Ordering::Relaxed);
             // Release: the entry's state (refcount 0, message bytes) is published to the popper.
             match self.head.compare_exchange_weak(
                 head.0,
@@ -90,19 +112,68 @@ impl FreeList {
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return,
+                Ok(_) => return flagged,
                 Err(actual) => head = Head(actual),
             }
         }
     }
 
     /// Pops the top index, or `None` when empty.
+    #[inline]
     pub(crate) fn pop(&self, descs: &[Descriptor]) -> Option<u16> {
+        self.take(descs, false)
+    }
+
+    /// Pops the top index; on an empty list sets the [`WAITING`] flag (or finds it set) and
+    /// returns `None`: the caller may then sleep until a push that takes the flag off wakes it.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn pop_or_flag(&self, descs: &[Descriptor]) -> Option<u16> {
+        self.take(descs, true)
+    }
+
+    /// CAS of an `EMPTY` head to `WAITING`. Relaxed: the flag publishes no data; what matters
+    /// is its place in the head's modification order, which every push reads.
+    #[inline]
+    fn flag(&self, head: Head) -> Result<(), Head> {
+        self.head
+            .compare_exchange_weak(
+                head.0,
+                head.next_with(WAITING).0,
+                Ordering::Relaxed,
+                Ordering::Acquire,
+            )
+            .map(|_| ())
+            .map_err(Head)
+    }
+
+    /// Pops the top index; on an empty list with `flag`, sets the [`WAITING`] flag (or finds
+    /// it set) and returns `None`: the caller may then sleep until a push that takes the flag
+    /// off wakes it. One copy of the loop for `pop` and the blocking allocator: a smaller image
+    /// on the MCUs (a `flag` test more per pop); inlined on the 64-bit hosts (speed over size).
+    #[cfg_attr(
+        any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "powerpc64"
+        ),
+        inline
+    )]
+    pub(crate) fn take(&self, descs: &[Descriptor], flag: bool) -> Option<u16> {
         let mut head = Head(self.head.load(Ordering::Acquire));
         loop {
             let index = head.index();
-            if index == EMPTY {
-                return None;
+            if index >= WAITING {
+                if !flag || index == WAITING {
+                    return None;
+                }
+                match self.flag(head) {
+                    Ok(()) => return None,
+                    // A push (or another flag) came first: look again.
+                    Err(actual) => {
+                        head = actual;
+                        continue;
+                    }
+                }
             }
             let next = descs[index as usize].next.load(Ordering::Relaxed);
             // Acquire: pairs with the pusher's Release.
@@ -140,6 +211,9 @@ impl FreeList {
         mut f: impl FnMut(u16),
     ) -> Option<usize> {
         let mut index = Head(self.head.load(Ordering::Acquire)).index();
+        if index == WAITING {
+            index = EMPTY;
+        }
         let mut n = 0;
         while index != EMPTY {
             if n == limit || index as usize >= descs.len() {
@@ -155,7 +229,7 @@ impl FreeList {
     /// `true` when the list is empty (a racy hint).
     #[cfg(all(test, not(loom)))]
     pub(crate) fn is_empty(&self) -> bool {
-        Head(self.head.load(Ordering::Relaxed)).index() == EMPTY
+        Head(self.head.load(Ordering::Relaxed)).index() >= WAITING
     }
 }
 
@@ -227,5 +301,32 @@ mod tests {
         assert_eq!(fl.walk(&d, 2, |_| {}), Some(2));
         d[0].next.store(1, Ordering::Relaxed); // corrupt: 1 -> 0 -> 1
         assert_eq!(fl.walk(&d, 2, |_| {}), None);
+    }
+
+    #[test]
+    fn the_waiting_flag_is_set_on_an_empty_list_only_and_taken_off_by_the_next_push() {
+        let d = descs(2);
+        let fl = FreeList::new();
+        assert!(
+            !fl.push(&d, 1),
+            "a push onto an unflagged list wakes nobody"
+        );
+        // Not empty: no flag, the entry is popped.
+        assert_eq!(fl.pop_or_flag(&d), Some(1));
+        assert_eq!(fl.pop_or_flag(&d), None);
+        assert_eq!(Head(fl.head.load(Ordering::Relaxed)).index(), WAITING);
+        // A flagged list is empty to every reader, and stays flagged.
+        assert!(fl.is_empty());
+        assert_eq!(fl.pop(&d), None);
+        assert_eq!(fl.pop_or_flag(&d), None);
+        assert_eq!(fl.walk(&d, 4, |_| panic!("no entries")), Some(0));
+        assert_eq!(Head(fl.head.load(Ordering::Relaxed)).index(), WAITING);
+        // The push takes the flag off (and says so); the entry's link ends the list.
+        assert!(fl.push(&d, 0));
+        assert_eq!(d[0].next.load(Ordering::Relaxed), EMPTY);
+        assert!(!fl.push(&d, 1));
+        assert_eq!(fl.pop_or_flag(&d), Some(1), "entries on the list: no flag");
+        assert_eq!([fl.pop(&d), fl.pop(&d)], [Some(0), None]);
+        assert_eq!(Head(fl.head.load(Ordering::Relaxed)).index(), EMPTY);
     }
 }

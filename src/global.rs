@@ -80,6 +80,20 @@ impl<P: Port + 'static> GlobalPool<P> {
             Err(PoolError::NotInitialized)
         }
     }
+
+    /// The pool, without checking that it is initialised (for a registry that lists only
+    /// pools whose [`init`](Self::init) succeeded).
+    ///
+    /// # Safety
+    /// A call of [`init`](Self::init) on this pool returned `Ok` and happens before this call
+    /// (for example: the caller found the pool through an Acquire load of a pointer that was
+    /// published with Release after that `init`).
+    #[inline]
+    pub unsafe fn get_unchecked(&self) -> &Pool<'static, P> {
+        // SAFETY: by the contract, READY was stored after the pool was written, and that
+        // write happens before this read; the state is never reset from READY.
+        unsafe { (*self.pool.get()).assume_init_ref() }
+    }
 }
 
 impl<P: Port + 'static> Default for GlobalPool<P> {

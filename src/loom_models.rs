@@ -329,3 +329,42 @@ fn two_blocked_allocators_both_get_an_entry() {
         assert_eq!(p.check().unwrap().free, 2);
     });
 }
+
+#[test]
+fn blocked_allocator_is_served_after_a_non_blocking_allocator_takes_its_entry() {
+    // The free that wakes the waiter may hand the entry to a `try_alloc` of another thread
+    // first: the waiter must flag the list again, and that thread's free must wake it.
+    loom::model(|| {
+        let w = world(1, 1);
+        let p = w.pool.pool();
+        let held = p.try_alloc_raw().unwrap() as *const Descriptor as usize;
+        let waiter = {
+            let w = w.clone();
+            thread::spawn(move || {
+                let p = w.pool.pool();
+                let d = p.alloc_blocking_raw(Timeout::Forever).unwrap();
+                w.shadow.write(0, 7);
+                // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+                unsafe { p.unref_raw(d) }.unwrap();
+            })
+        };
+        let thief = {
+            let w = w.clone();
+            thread::spawn(move || {
+                let p = w.pool.pool();
+                if let Ok(d) = p.try_alloc_raw() {
+                    w.shadow.write(0, 8);
+                    // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+                    unsafe { p.unref_raw(d) }.unwrap();
+                }
+            })
+        };
+        w.shadow.write(0, 6);
+        // SAFETY: this code holds the reference it hands over (from an alloc, a ref or a receive).
+        unsafe { p.unref_raw(held as *const Descriptor) }.unwrap();
+        thief.join().unwrap();
+        waiter.join().unwrap();
+        assert_eq!(p.check().unwrap().free, 1);
+        assert_eq!(p.waiters(), 0);
+    });
+}

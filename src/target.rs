@@ -75,7 +75,11 @@ impl<Q: Queue> Target<Q> {
     pub fn mode(&self) -> Result<Mode, PoolError> {
         const POINTER: u32 = TARGET_READY | Mode::Pointer as u32;
         const VALUE: u32 = TARGET_READY | Mode::Value as u32;
-        match self.state.load(Ordering::Acquire) {
+        // Relaxed: `state` is written with the rest of the target by its initialisation, which
+        // happens before any use by other means (the `msg_target_init` contract: not while the
+        // target is in use), so an Acquire here would order nothing; it would cost a barrier
+        // per target per broadcast and per receive on the MCUs.
+        match self.state.load(Ordering::Relaxed) {
             POINTER => Ok(Mode::Pointer),
             VALUE => Ok(Mode::Value),
             _ => Err(PoolError::TargetUninit),

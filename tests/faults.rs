@@ -98,6 +98,8 @@ struct FaultPort {
     heap_live: AtomicUsize,
     /// Misaligned blocks handed out: (address, base, layout).
     skewed: Mutex<Vec<(usize, usize, Layout)>>,
+    /// How many times the pool read the clock.
+    clock_reads: AtomicUsize,
 }
 
 impl FaultPort {
@@ -115,6 +117,7 @@ impl FaultPort {
             frozen_at: AtomicU32::new(0),
             heap_live: AtomicUsize::new(0),
             skewed: Mutex::new(Vec::new()),
+            clock_reads: AtomicUsize::new(0),
         }
     }
     /// The clock reads `t` now (and runs on from there in real time).
@@ -134,6 +137,7 @@ impl FaultPort {
 
 impl Port for FaultPort {
     fn now_ms(&self) -> u32 {
+        self.clock_reads.fetch_add(1, Ordering::SeqCst);
         let t = if self.frozen.load(Ordering::SeqCst) {
             self.frozen_at.load(Ordering::SeqCst)
         } else {
@@ -456,6 +460,46 @@ fn a_timed_wait_across_the_u32_clock_wrap_lasts_its_timeout() {
     whole(h.pool());
 }
 
+#[cfg(feature = "leak-age")]
+#[test]
+fn an_allocation_reads_the_clock_once_for_its_leak_age() {
+    let h = pool(2, 0);
+    let p = h.pool();
+    let before = p.port().clock_reads.load(Ordering::SeqCst);
+    let m = p.try_alloc().unwrap();
+    drop(m);
+    assert_eq!(p.port().clock_reads.load(Ordering::SeqCst) - before, 1);
+}
+
+#[cfg(not(feature = "leak-age"))]
+#[test]
+fn without_leak_age_no_allocation_reads_the_clock_and_every_held_entry_is_reported() {
+    use dispatcher_pool::pool::AGE_UNKNOWN;
+    let h = pool(3, 0);
+    let p = h.pool();
+    let none: &[&Target<HostQueue>] = &[];
+    let before = p.port().clock_reads.load(Ordering::SeqCst);
+    let a = p.try_alloc().unwrap();
+    let b = p.try_alloc().unwrap();
+    drop(p.try_alloc().unwrap());
+    assert_eq!(p.port().clock_reads.load(Ordering::SeqCst), before);
+    let mut out = [Leak::default(); 3];
+    // Ages are unknown, so no min_age_ms can hide a held entry.
+    assert_eq!(p.leaks(u32::MAX - 1, none, &mut out), 2);
+    let mut held = [
+        p.index_of(a.descriptor()).unwrap(),
+        p.index_of(b.descriptor()).unwrap(),
+    ];
+    held.sort();
+    assert_eq!([out[0].index as usize, out[1].index as usize], held);
+    assert!(out[..2]
+        .iter()
+        .all(|l| l.age_ms == AGE_UNKNOWN && l.refcount == 1));
+    drop((a, b));
+    whole(p);
+}
+
+#[cfg(feature = "leak-age")]
 #[test]
 fn leak_ages_survive_the_u32_clock_wrap() {
     let h = pool(2, 0);

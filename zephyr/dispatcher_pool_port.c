@@ -164,7 +164,7 @@ bool dispatcher_port_msgq_put(struct k_msgq *q, const void *item, size_t len)
 
 bool dispatcher_port_msgq_get(struct k_msgq *q, void *item, int32_t timeout_ms)
 {
-	if (k_is_in_isr() && timeout_ms != 0) {
+	if (timeout_ms != 0 && k_is_in_isr()) {
 		return false; /* the pool never asks; Zephyr would assert */
 	}
 	return k_msgq_get(q, item, to_timeout(timeout_ms)) == 0;

@@ -230,8 +230,13 @@ static void print_leak(const struct shell *sh, const struct msg_pool *p, const s
 					l->held_by);
 		}
 	}
-	shell_print(sh, "  %s entry %u: %s; refcount %u, age %u ms", pname(p), l->index, where,
-		    l->refcount, l->age_ms);
+	if (l->age_ms == POOL_AGE_UNKNOWN) {
+		shell_print(sh, "  %s entry %u: %s; refcount %u, age not recorded", pname(p),
+			    l->index, where, l->refcount);
+	} else {
+		shell_print(sh, "  %s entry %u: %s; refcount %u, age %u ms", pname(p), l->index,
+			    where, l->refcount, l->age_ms);
+	}
 }
 
 static int leaks_one(const struct shell *sh, struct msg_pool *p, uint32_t ms)

@@ -21,6 +21,9 @@ pub const DISPATCHER_JSON_POOLS_MAX: usize = 16;
 pub const POOL_HOLDER_PRODUCER: u16 = 0xFFFF;
 /// `pool_leak.queued_at` / `held_by`: nobody (no queue holds it / every reference is queued).
 pub const POOL_HOLDER_NONE: u16 = 0xFFFE;
+/// `pool_leak.age_ms` when the library was built without leak ages
+/// (`CONFIG_DISPATCHER_POOL_LEAK_AGE=n`): not recorded, and `min_age_ms` selects every held entry.
+pub const POOL_AGE_UNKNOWN: u32 = 0xFFFF_FFFF;
 /// Length of the C port's `dispatcher_port_errno` table (one per `enum dispatcher_errno`).
 pub const DISPATCHER_ERRNO_COUNT: usize = 12;
 
@@ -28,6 +31,7 @@ pub const DISPATCHER_ERRNO_COUNT: usize = 12;
 const _: () = {
     assert!(POOL_HOLDER_PRODUCER == pool_core::descriptor::HOLDER_PRODUCER);
     assert!(POOL_HOLDER_NONE == pool_core::pool::HOLDER_NONE);
+    assert!(POOL_AGE_UNKNOWN == pool_core::pool::AGE_UNKNOWN);
     assert!(DISPATCHER_ERRNO_COUNT == pool_core::error::DISPATCHER_ERRNO_COUNT);
 };
 

@@ -57,38 +57,56 @@ pub(crate) unsafe fn push(p: *mut msg_pool) {
     }
 }
 
+/// The pool of a listed definition.
+///
+/// # Safety
+/// `p` was read from the list (`POOLS` or a `next` link) with an Acquire load.
+unsafe fn listed(p: *mut msg_pool) -> (&'static PoolSlot, &'static CPool) {
+    // SAFETY: only `push` puts pools on the list, and only pools that satisfy the `slot`
+    // contract; they are never removed.
+    let s = unsafe { slot(p) };
+    // SAFETY: `push` publishes a pool (Release CAS) only after its `init` returned `Ok`, and
+    // the caller's Acquire load of `p` synchronises with that CAS.
+    (s, unsafe { s.pool.get_unchecked() })
+}
+
 /// The initialised pools, newest first.
 pub(crate) fn pools() -> impl Iterator<Item = (*mut msg_pool, &'static CPool)> {
     let mut cur = POOLS.load(Ordering::Acquire);
     core::iter::from_fn(move || {
-        while !cur.is_null() {
-            let p = cur;
-            // SAFETY: only `push` puts pools on the list, and only pools that satisfy the
-            // `slot` contract; they are never removed.
-            let s = unsafe { slot(p) };
-            cur = s.next.load(Ordering::Acquire);
-            if let Ok(pool) = s.pool.get() {
-                return Some((p, pool));
-            }
+        if cur.is_null() {
+            return None;
         }
-        None
+        let p = cur;
+        // SAFETY: `cur` came from an Acquire load of the list.
+        let (s, pool) = unsafe { listed(p) };
+        cur = s.next.load(Ordering::Acquire);
+        Some((p, pool))
     })
 }
 
 /// The pool whose descriptors hold `p` (by address only), or the reason there is none:
 /// [`PoolError::Null`] for NULL, [`PoolError::NotInitialized`] when no pool exists yet,
 /// [`PoolError::ForeignPointer`] otherwise.
+///
+/// The hot path of `msg_unref`, `msg_ref`, `msg_broadcast` and `msg_receive`: one Acquire
+/// load per pool passed over (the first pool's `next` link is not read when it owns `p`).
+#[inline]
 pub(crate) fn pool_of(p: *const Descriptor) -> Result<(*mut msg_pool, &'static CPool), PoolError> {
-    let mut any = false;
-    for (c, pool) in pools() {
-        any = true;
-        if !p.is_null() && pool.owns(p) {
-            return Ok((c, pool));
-        }
+    let mut cur = POOLS.load(Ordering::Acquire);
+    if cur.is_null() {
+        return Err(PoolError::NotInitialized);
     }
-    Err(if !any {
-        PoolError::NotInitialized
-    } else if p.is_null() {
+    while !cur.is_null() {
+        // SAFETY: `cur` came from an Acquire load of the list.
+        let (s, pool) = unsafe { listed(cur) };
+        if pool.owns(p) {
+            return Ok((cur, pool));
+        }
+        cur = s.next.load(Ordering::Acquire);
+    }
+    // NULL lies outside every pool's descriptors: told apart only on the refusal path.
+    Err(if p.is_null() {
         PoolError::Null
     } else {
         PoolError::ForeignPointer

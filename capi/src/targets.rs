@@ -119,8 +119,6 @@ pub unsafe extern "C" fn msg_receive(
     out_ptr: *mut *mut pool_msg_t,
     out_value: *mut dispatcher_msg_t,
 ) -> c_int {
-    // SAFETY: `out_ptr` is NULL or writable (caller contract).
-    unsafe { write_out(out_ptr, core::ptr::null_mut()) };
     // SAFETY: forwarded caller contract on `t`.
     let r = unsafe { target(t) }.and_then(|t| {
         let mode = t.mode()?;
@@ -143,6 +141,8 @@ pub unsafe extern "C" fn msg_receive(
                 Ok(())
             }
             Mode::Value => {
+                // SAFETY: `out_ptr` is NULL or writable (caller contract).
+                unsafe { write_out(out_ptr, core::ptr::null_mut()) };
                 if out_value.is_null() || !out_value.is_aligned() {
                     return Err(PoolError::Null);
                 }
@@ -158,6 +158,10 @@ pub unsafe extern "C" fn msg_receive(
             }
         }
     });
+    if r.is_err() {
+        // SAFETY: `out_ptr` is NULL or writable (caller contract).
+        unsafe { write_out(out_ptr, core::ptr::null_mut()) };
+    }
     code(r)
 }
 

@@ -2,14 +2,23 @@
 //!
 //! # Blocking allocation without lost wake-ups
 //!
-//! The hot paths make no kernel call unless somebody waits. A waiter increments `waiters`,
-//! issues a SeqCst fence and re-checks the free list before it sleeps on the port semaphore;
-//! a freer pushes, issues a SeqCst fence and gives the semaphore only if `waiters > 0`. By the
-//! fences, either the waiter's re-check sees the push or the freer sees the waiter (Dekker).
-//! A give while nobody sleeps leaves a token that makes a later take return at once (the waiter
-//! then re-checks and sleeps again), and a give ignored at the semaphore's limit means the
-//! count is already positive, so no sleeper can miss it. The loom model
-//! `blocking_alloc_is_woken_by_a_free` checks this with a semaphore limit of 1.
+//! The hot paths make no kernel call and no fence unless somebody waits. The free list's head
+//! carries the waiting flag (see `freelist`): a blocking allocator that finds the list empty
+//! sets it with a CAS before it sleeps on the port semaphore, and a free whose push takes the
+//! flag off gives the semaphore. The flag CAS and the push are read-modify-writes of the same
+//! word, so one of them sees the other: the flag comes first and the push gives, or the push
+//! comes first, the flag CAS fails and the allocator pops instead of sleeping.
+//!
+//! One flag stands for any number of sleepers, and one push wakes one. So an allocator that
+//! waited and then got its entry passes the baton: it gives the semaphore once, and the next
+//! sleeper (if any) wakes, pops, or flags the list again and sleeps. A give with nobody asleep
+//! is harmless: the token left in the semaphore makes a later take return at once (the
+//! allocator re-checks and sleeps again); a give ignored at the semaphore's limit means the
+//! count is already positive, so no sleeper can miss it. The baton costs a kernel call only on
+//! the slow path, after a wait. The loom models
+//! `blocking_alloc_is_woken_by_a_free` and `two_blocked_allocators_both_get_an_entry` check
+//! this with a semaphore limit of 1; their mutations (a push that ignores the flag, no baton
+//! pass, a waiter that sleeps when its flag CAS lost to a push) deadlock in loom.
 //! Each pool has its own semaphore (its own port), so waiters of one pool are never woken by
 //! frees of another.
 //!
@@ -28,19 +37,34 @@ use crate::descriptor::Descriptor;
 use crate::error::PoolError;
 use crate::metrics::Counters;
 use crate::port::{Port, Timeout};
-use crate::sync::{fence, Ordering};
+use crate::sync::Ordering;
 
 /// Longest single semaphore wait of a blocking allocation, in milliseconds: a waiter
 /// re-checks the free list at least this often, so a lost `sem_give` cannot strand it.
 pub const WAIT_SLICE_MS: u32 = 100;
 
 impl<'a, P: Port> Pool<'a, P> {
+    /// The descriptor of a just-popped index, marked allocated.
     #[inline]
-    pub(super) fn pop_entry(&self) -> Option<&'a Descriptor> {
-        let index = self.free.pop(self.descs)?;
+    fn allocated(&self, index: u16) -> &'a Descriptor {
         let d = &self.descs[index as usize];
-        d.set_allocated(self.port.now_ms());
-        Some(d)
+        d.set_allocated(self.age_stamp());
+        d
+    }
+
+    /// The allocation time a leak report measures ages from: the port's clock with the
+    /// `leak-age` feature, else 0 without reading it (on Zephyr `k_uptime_get_32()` is about
+    /// 70 instructions, a quarter of an allocation and its free).
+    #[inline]
+    pub(super) fn age_stamp(&self) -> u32 {
+        #[cfg(feature = "leak-age")]
+        {
+            self.port.now_ms()
+        }
+        #[cfg(not(feature = "leak-age"))]
+        {
+            0
+        }
     }
 
     /// Takes a free entry without waiting (refcount 1: the caller's reference). ISR-safe.
@@ -52,8 +76,8 @@ impl<'a, P: Port> Pool<'a, P> {
     /// [`try_alloc`](Self::try_alloc), which returns a handle.
     #[inline]
     pub fn try_alloc_raw(&self) -> Result<&'a Descriptor, PoolError> {
-        match self.pop_entry() {
-            Some(d) => Ok(d),
+        match self.free.pop(self.descs) {
+            Some(index) => Ok(self.allocated(index)),
             None => {
                 Counters::bump(&self.counters.alloc_failures);
                 Err(PoolError::Exhausted)
@@ -70,20 +94,20 @@ impl<'a, P: Port> Pool<'a, P> {
         if timeout != Timeout::NoWait && self.port.in_isr() {
             return Err(PoolError::BlockingInIsr);
         }
-        // One pop site (a small image): the first pass is the fast path; `start` is set once
-        // this thread has registered as a waiter, after which each pass re-checks the list.
+        // The first pass is the fast path (a plain pop); `start` is set once this thread
+        // waits, after which each pass pops or flags the empty list before sleeping.
         let mut start = None;
         let result = loop {
-            if let Some(d) = self.pop_entry() {
-                break Ok(d);
+            if let Some(index) = self.free.take(self.descs, start.is_some()) {
+                break Ok(self.allocated(index));
             }
             let wait = match (timeout, start) {
                 (Timeout::NoWait, _) => break Err(PoolError::Exhausted),
                 (_, None) => {
                     start = Some(self.port.now_ms());
-                    self.waiters.fetch_add(1, Ordering::SeqCst);
-                    fence(Ordering::SeqCst);
-                    continue; // re-check the list after registering, before sleeping
+                    // A diagnostic (`waiters()`), not part of the wake-up protocol.
+                    self.waiters.fetch_add(1, Ordering::Relaxed);
+                    continue; // pop again, flagging the list if it is still empty
                 }
                 (Timeout::Millis(ms), Some(start)) => {
                     let elapsed = self.port.now_ms().wrapping_sub(start);
@@ -95,11 +119,16 @@ impl<'a, P: Port> Pool<'a, P> {
                 // Forever, in bounded slices.
                 (Timeout::Forever, Some(_)) => Timeout::Millis(WAIT_SLICE_MS),
             };
-            // Whether a token was taken or not, loop: re-check the list, then the deadline.
+            // Whether a token was taken or not, loop: pop or flag again, then the deadline.
             self.port.sem_take(wait);
         };
         if start.is_some() {
-            self.waiters.fetch_sub(1, Ordering::SeqCst);
+            self.waiters.fetch_sub(1, Ordering::Relaxed);
+            if result.is_ok() {
+                // The baton (see the module docs): another sleeper may be left, and the push
+                // that woke us took the one flag off.
+                self.port.sem_give();
+            }
         }
         if result.is_err() {
             Counters::bump(&self.counters.alloc_failures);
@@ -107,12 +136,11 @@ impl<'a, P: Port> Pool<'a, P> {
         result
     }
 
-    /// Wakes a blocked allocator after an entry went back on the free list (the freer's half
-    /// of the protocol in the module docs).
+    /// Puts an entry whose refcount reached 0 back on the free list and wakes a sleeping
+    /// allocator if the push took the waiting flag off (the freer's half of the protocol).
     #[inline]
-    pub(super) fn wake_waiter(&self) {
-        fence(Ordering::SeqCst);
-        if self.waiters.load(Ordering::Relaxed) > 0 {
+    pub(super) fn push_free(&self, index: u16) {
+        if self.free.push(self.descs, index) {
             self.port.sem_give();
         }
     }

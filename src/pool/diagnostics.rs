@@ -18,6 +18,9 @@ use crate::target::{Mode, Target};
 /// queues).
 pub const HOLDER_NONE: u16 = 0xFFFE;
 
+/// [`Leak::age_ms`] of a build without the `leak-age` feature: the age was not recorded.
+pub const AGE_UNKNOWN: u32 = u32::MAX;
+
 /// One entry held longer than the asked age, from [`Pool::leaks`] (C: `struct pool_leak`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
@@ -34,7 +37,8 @@ pub struct Leak {
     pub held_by: u16,
     /// Its refcount now.
     pub refcount: u32,
-    /// Milliseconds since it was allocated (wrapping arithmetic: survives the 49.7-day wrap).
+    /// Milliseconds since it was allocated (wrapping arithmetic: survives the 49.7-day wrap);
+    /// [`AGE_UNKNOWN`] in a build without the `leak-age` feature, which does not record it.
     pub age_ms: u32,
 }
 
@@ -117,7 +121,8 @@ impl<P: Port> Pool<'_, P> {
         })
     }
 
-    /// Fills `out` with entries held for at least `min_age_ms`, in index order, saying for
+    /// Fills `out` with entries held for at least `min_age_ms` (without the `leak-age` feature
+    /// ages are not recorded: every held entry, with [`AGE_UNKNOWN`]), in index order, saying for
     /// each which of `targets` still have it queued and who holds the rest (see the module
     /// docs); returns how many such entries there are (which may exceed `out.len()`).
     ///
@@ -129,6 +134,7 @@ impl<P: Port> Pool<'_, P> {
         targets: &[&Target<Q>],
         out: &mut [Leak],
     ) -> usize {
+        #[cfg(feature = "leak-age")]
         let now = self.port.now_ms();
         let mut n = 0;
         for (i, d) in self.descs.iter().enumerate() {
@@ -136,7 +142,10 @@ impl<P: Port> Pool<'_, P> {
             if refcount == 0 {
                 continue;
             }
+            #[cfg(feature = "leak-age")]
             let age_ms = now.wrapping_sub(d.since_ms.load(Ordering::Relaxed));
+            #[cfg(not(feature = "leak-age"))]
+            let age_ms = AGE_UNKNOWN;
             if age_ms < min_age_ms {
                 continue;
             }

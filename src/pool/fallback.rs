@@ -76,7 +76,7 @@ impl<'a, P: Port> Pool<'a, P> {
         // SAFETY: `block` is a fresh allocation of `stride >= MsgHeader::SIZE` bytes aligned for MsgHeader.
         unsafe { block.write(MsgHeader::empty_at(block)) };
         d.msg.store(block, Ordering::Relaxed);
-        d.set_allocated(self.port.now_ms());
+        d.set_allocated(self.age_stamp());
         Counters::bump(&self.counters.fallback_allocs);
         Some(d)
     }

@@ -22,7 +22,7 @@ pub use alloc::WAIT_SLICE_MS;
 pub use config::{
     stride_for, Layout, PoolConfig, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_PAYLOAD, MAX_HEAP_SLOTS,
 };
-pub use diagnostics::{CheckReport, Leak, HOLDER_NONE};
+pub use diagnostics::{CheckReport, Leak, AGE_UNKNOWN, HOLDER_NONE};
 pub use fallback::Fallback;
 
 use crate::descriptor::Descriptor;

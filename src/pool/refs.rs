@@ -153,8 +153,7 @@ impl<'a, P: Port> Pool<'a, P> {
     #[inline]
     pub(crate) fn recycle(&self, index: usize, d: &Descriptor) {
         if index < self.layout.entries {
-            self.free.push(self.descs, index as u16);
-            self.wake_waiter();
+            self.push_free(index as u16);
         } else {
             self.heap_recycle(d);
         }

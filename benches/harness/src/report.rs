@@ -735,9 +735,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
          crossbeam baseline, and `ByteRing` (bounded ring, one try-lock per end, `memcpy` of whole items like \
          `k_msgq`) for the value-copy baseline; one extra row runs our broadcast over `ByteRing` with 8-byte items \
          to show the same queue as the value copy. Queue depth {}, pool {} entries of {} B payload.\n\
-         - Port: the bench port's `now_ms` is one relaxed atomic load. On Zephyr `k_uptime_get()` is likewise a \
-         cheap read of the kernel tick counter (no syscall on the kernel side, a few instructions), so the \
-         allocation path's timestamp for the leak report costs about the same there. The semaphore is never \
+         - Port: the bench port's `now_ms` is one relaxed atomic load (each allocation reads it once for the \
+         leak report's age, the default `leak-age` feature). On Zephyr `k_uptime_get_32()` is not that cheap \
+         (about 70 instructions on qemu_cortex_m3: a spinlock and the system timer; see the Zephyr section), which \
+         is why `CONFIG_DISPATCHER_POOL_LEAK_AGE=n` can turn it off. The semaphore is never \
          touched here (no waiter), as on Zephyr, where the hot path makes no kernel call without a waiter.\n\
          - Producers' payload filling is not counted on either side (a value sender has its message built \
          already; a pool user builds it in place): every broadcast row sets `message_len`, the value rows copy the \
@@ -1000,12 +1001,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
         "- **Contended throughput.** `try_alloc` + last unref now writes no pool-wide counter (in use, \
          allocations, frees and the high-water mark are derived at snapshot time), and the free-list head has its \
          own cache line. What is left, per alloc + free pair ({:.1} locked instructions vs heapless's {:.1}): the \
-         pop CAS and the push CAS on the one shared head, the refcount CAS on the entry's descriptor, and the SeqCst \
-         fence of the no-lost-wake-up protocol (`xchg` on a stack slot). heapless has the same two head CASes and \
-         one refcount RMW, but no fence. Two threads hammering one free-list head serialise on that line in both \
-         pools; the fence is the difference. The fence-free protocol (an \"empty, waiter present\" state in the \
-         head word) is not done: it needs a waiter count in the head or a re-arming pop to serve several waiters \
-         (the `two_blocked_allocators_both_get_an_entry` model), and was not proven in loom in this round.",
+         pop CAS and the push CAS on the one shared head and the refcount CAS on the entry's descriptor, the same \
+         three as heapless. The no-lost-wake-up protocol costs the free path nothing more: the free-list head \
+         carries a waiting flag that a blocking allocator sets by CAS before it sleeps and the push takes off \
+         (docs/DESIGN.md, \"Blocking allocation\"; loom models, mutations deadlock), where the earlier protocol \
+         issued a SeqCst fence per free. Two threads hammering one free-list head serialise on that line in both \
+         pools.",
         locked.get("ours_alloc_unref").copied().unwrap_or(f64::NAN),
         locked.get("heapless_u32").copied().unwrap_or(f64::NAN),
     );

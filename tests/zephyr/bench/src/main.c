@@ -564,7 +564,11 @@ static const char *const af_name[AF_COUNT] = {
 	[AF_NETBUF] = "net_buf_alloc (fixed pool) + net_buf_unref",
 	[AF_FW] = "firmware scheme try_alloc + unref",
 	[AF_OURS_REF] = "**ours** msg_ref + msg_unref (not the last reference)",
-	[AF_UPTIME] = "k_uptime_get_32() (the port's clock: each of our allocations reads it once)",
+	[AF_UPTIME] = IS_ENABLED(CONFIG_DISPATCHER_POOL_LEAK_AGE)
+			      ? "k_uptime_get_32() (the port's clock: each of our allocations reads it "
+				"once, CONFIG_DISPATCHER_POOL_LEAK_AGE=y)"
+			      : "k_uptime_get_32() (not read by our allocations: "
+				"CONFIG_DISPATCHER_POOL_LEAK_AGE=n)",
 	[AF_MEMCPY] = "memcpy (the image's libc) of one whole dispatcher_msg_t, for scale",
 };
 
@@ -679,9 +683,9 @@ int main(void)
 	const size_t k8 = 2; /* ns[2] == 8 */
 
 	printk("BENCH start: Zephyr %s, board %s, %u-byte dispatcher_msg_t, consumers at priority "
-	       "%d, producer at %d\n",
+	       "%d, producer at %d, leak ages %s\n",
 	       KERNEL_VERSION_STRING, CONFIG_BOARD_TARGET, (unsigned int)MSG_BYTES, CONS_PRIO,
-	       PROD_PRIO);
+	       PROD_PRIO, IS_ENABLED(CONFIG_DISPATCHER_POOL_LEAK_AGE) ? "on" : "off");
 	if (setup() != 0) {
 		printk("BENCH FAILED\n");
 		return 0;
