@@ -572,7 +572,7 @@ static const char *const af_name[AF_COUNT] = {
 				"once, CONFIG_DISPATCHER_POOL_LEAK_AGE=y)"
 			      : "k_uptime_get_32() (not read by our allocations: "
 				"CONFIG_DISPATCHER_POOL_LEAK_AGE=n)",
-	[AF_MEMCPY] = "memcpy of one whole dispatcher_msg_t (1052 B), for scale",
+	[AF_MEMCPY] = "memcpy (the image's libc) of one whole dispatcher_msg_t, for scale",
 };
 
 /* The entry AF_OURS_REF refs and unrefs: held by main for that row. */
