@@ -65,6 +65,19 @@ uint32_t dispatcher_port_now_ms(void);
 bool dispatcher_port_in_isr(void);
 
 /**
+ * A free-running 32-bit cycle counter (wrapping), for the per-target latency of the library's
+ * `timing` feature (CONFIG_DISPATCHER_POOL_TIMING); a library built without it never calls
+ * this nor dispatcher_port_cycles_per_sec(). ISR-safe. Zephyr: k_cycle_get_32().
+ */
+uint32_t dispatcher_port_cycles(void);
+
+/**
+ * The rate of dispatcher_port_cycles() in Hz; 0 = no clock (latency is then not recorded).
+ * Zephyr: sys_clock_hw_cycles_per_sec().
+ */
+uint32_t dispatcher_port_cycles_per_sec(void);
+
+/**
  * Takes semaphore sem (a pool's msg_pool.sem; k_sem semantics, limit >= 1, initial count 0),
  * waiting up to timeout_ms: 0 = no wait, < 0 = forever. Returns true if taken, false on
  * timeout. Thread context only (the pool never calls it from an ISR).

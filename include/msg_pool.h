@@ -267,6 +267,12 @@ struct pool_msg_t {
    * Private (refcount, free-list link, holder, allocation time, allocation count).
    */
   uint32_t _private[4];
+#if defined(CONFIG_DISPATCHER_POOL_TIMING)
+  /**
+   * Private (`CONFIG_DISPATCHER_POOL_TIMING`: the broadcast's cycle stamp).
+   */
+  uint32_t _timing;
+#endif
 };
 
 /**
@@ -427,6 +433,12 @@ struct msg_target_t {
    * Private.
    */
   void *_queue;
+#if defined(CONFIG_DISPATCHER_POOL_TIMING)
+  /**
+   * Private (`CONFIG_DISPATCHER_POOL_TIMING`: queue depth and latency histogram, 196 bytes).
+   */
+  uint32_t _timing[49];
+#endif
 };
 
 /**
@@ -496,6 +508,49 @@ struct msg_target_stats {
    * Items in its queue now (a snapshot).
    */
   uint32_t queued;
+#if defined(CONFIG_DISPATCHER_POOL_TIMING)
+  /**
+   * Feature `timing` (as the six below; C: `CONFIG_DISPATCHER_POOL_TIMING`): the average
+   * queue length after a successful put, ×100 (250 = 2.5 items).
+   */
+  uint32_t avg_depth_x100;
+#endif
+#if defined(CONFIG_DISPATCHER_POOL_TIMING)
+  /**
+   * Depth samples behind `avg_depth_x100` (halved with the sum before 2³¹).
+   */
+  uint32_t depth_samples;
+#endif
+#if defined(CONFIG_DISPATCHER_POOL_TIMING)
+  /**
+   * Broadcast-to-receive latencies recorded (pointer-mode receives only; wrapping).
+   */
+  uint32_t latency_count;
+#endif
+#if defined(CONFIG_DISPATCHER_POOL_TIMING)
+  /**
+   * Smallest latency, µs.
+   */
+  uint32_t latency_min_us;
+#endif
+#if defined(CONFIG_DISPATCHER_POOL_TIMING)
+  /**
+   * Median latency, µs (log-histogram estimate, within 25 %).
+   */
+  uint32_t latency_p50_us;
+#endif
+#if defined(CONFIG_DISPATCHER_POOL_TIMING)
+  /**
+   * 99th-percentile latency, µs (log-histogram estimate, within 25 %).
+   */
+  uint32_t latency_p99_us;
+#endif
+#if defined(CONFIG_DISPATCHER_POOL_TIMING)
+  /**
+   * Largest latency, µs.
+   */
+  uint32_t latency_max_us;
+#endif
   /**
    * The target's id.
    */

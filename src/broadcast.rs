@@ -129,6 +129,9 @@ impl<'a, P: Port> Pool<'a, P> {
             0
         };
         let item = p as usize;
+        // Before the first put: a receiver reads the stamp after taking the item.
+        #[cfg(feature = "timing")]
+        d.sent_cycles.store(self.port().cycles(), Ordering::Relaxed);
         let mut delivered = 0;
         for t in targets {
             let ok = if t.mode == Mode::Pointer as u8 {
@@ -151,6 +154,8 @@ impl<'a, P: Port> Pool<'a, P> {
                     && unsafe { t.queue.try_put(d.msg_ptr().cast::<u8>(), len) }
             };
             if ok {
+                #[cfg(feature = "timing")]
+                t.timing.sample_depth(t.queue.len());
                 t.delivered.fetch_add(1, Ordering::Relaxed);
                 delivered += 1;
             } else {

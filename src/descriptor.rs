@@ -54,6 +54,10 @@ pub struct Descriptor {
     /// exclusive owner between its pop and its first share (a load and a store, no RMW); the
     /// snapshot sums it over the entries instead of the hot path bumping a pool-wide counter.
     pub(crate) allocs: AtomicU32,
+    /// Feature `timing`: the port's cycle counter when the entry was last broadcast (stamped
+    /// before the first put; read by the receivers for the latency).
+    #[cfg(feature = "timing")]
+    pub(crate) sent_cycles: AtomicU32,
 }
 
 impl Descriptor {
@@ -67,6 +71,8 @@ impl Descriptor {
                 holder: AtomicU16::new(HOLDER_PRODUCER),
                 since_ms: AtomicU32::new(0),
                 allocs: AtomicU32::new(0),
+                #[cfg(feature = "timing")]
+                sent_cycles: AtomicU32::new(0),
             }
         }
     }

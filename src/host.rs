@@ -158,6 +158,14 @@ impl Port for StdPort {
     fn in_isr(&self) -> bool {
         IN_ISR.with(|c| c.get())
     }
+    /// Microseconds since the port was created (wrapping after 71 minutes).
+    fn cycles(&self) -> u32 {
+        self.start.elapsed().as_micros() as u32
+    }
+    /// 1 MHz: [`cycles`](Port::cycles) counts microseconds.
+    fn cycles_per_sec(&self) -> u32 {
+        1_000_000
+    }
     fn sem_take(&self, timeout: Timeout) -> bool {
         self.sem.take(timeout)
     }

@@ -135,6 +135,28 @@ pub struct TargetStats {
     pub failed: u32,
     /// Items in its queue now (a snapshot).
     pub queued: u32,
+    /// Feature `timing` (as the six below; C: `CONFIG_DISPATCHER_POOL_TIMING`): the average
+    /// queue length after a successful put, ×100 (250 = 2.5 items).
+    #[cfg(feature = "timing")]
+    pub avg_depth_x100: u32,
+    /// Depth samples behind `avg_depth_x100` (halved with the sum before 2³¹).
+    #[cfg(feature = "timing")]
+    pub depth_samples: u32,
+    /// Broadcast-to-receive latencies recorded (pointer-mode receives only; wrapping).
+    #[cfg(feature = "timing")]
+    pub latency_count: u32,
+    /// Smallest latency, µs.
+    #[cfg(feature = "timing")]
+    pub latency_min_us: u32,
+    /// Median latency, µs (log-histogram estimate, within 25 %).
+    #[cfg(feature = "timing")]
+    pub latency_p50_us: u32,
+    /// 99th-percentile latency, µs (log-histogram estimate, within 25 %).
+    #[cfg(feature = "timing")]
+    pub latency_p99_us: u32,
+    /// Largest latency, µs.
+    #[cfg(feature = "timing")]
+    pub latency_max_us: u32,
     /// The target's id.
     pub id: u16,
 }
@@ -344,8 +366,16 @@ pub fn write_targets(targets: &[TargetStats], w: &mut JsonWriter<'_>) {
             .plain_field(true, "id", t.id.into())
             .plain_field(false, "delivered", t.delivered)
             .plain_field(false, "failed", t.failed)
-            .plain_field(false, "queued", t.queued)
-            .raw(b"}");
+            .plain_field(false, "queued", t.queued);
+        #[cfg(feature = "timing")]
+        w.plain_field(false, "avg_depth_x100", t.avg_depth_x100)
+            .plain_field(false, "depth_samples", t.depth_samples)
+            .plain_field(false, "latency_count", t.latency_count)
+            .plain_field(false, "latency_min_us", t.latency_min_us)
+            .plain_field(false, "latency_p50_us", t.latency_p50_us)
+            .plain_field(false, "latency_p99_us", t.latency_p99_us)
+            .plain_field(false, "latency_max_us", t.latency_max_us);
+        w.raw(b"}");
     }
     w.raw(b"]");
 }
@@ -375,6 +405,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_update)] // not needless with the `timing` feature
     fn json_lists_targets_and_is_nul_terminated() {
         let s = Snapshot {
             enqueue_failures: 7,
@@ -386,12 +417,14 @@ mod tests {
                 delivered: 5,
                 failed: 0,
                 queued: 2,
+                ..TargetStats::default()
             },
             TargetStats {
                 id: 2,
                 delivered: 3,
                 failed: 7,
                 queued: 0,
+                ..TargetStats::default()
             },
         ];
         let mut buf = [0xffu8; 1024];
@@ -399,9 +432,36 @@ mod tests {
         let json = core::str::from_utf8(&buf[..n]).unwrap();
         assert_eq!(buf[n], 0);
         assert!(json.contains("\"enqueue_failures\":7"));
+        #[cfg(not(feature = "timing"))]
         assert!(json.ends_with(
             "\"targets\":[{\"id\":1,\"delivered\":5,\"failed\":0,\"queued\":2},{\"id\":2,\"delivered\":3,\"failed\":7,\"queued\":0}]}"
         ));
+        #[cfg(feature = "timing")]
+        assert!(json.contains(
+            "\"queued\":0,\"avg_depth_x100\":0,\"depth_samples\":0,\"latency_count\":0,\"latency_min_us\":0,\"latency_p50_us\":0,\"latency_p99_us\":0,\"latency_max_us\":0}]}"
+        ), "{json}");
+    }
+
+    #[cfg(feature = "timing")]
+    #[test]
+    fn json_target_objects_carry_the_timing_fields() {
+        let t = [TargetStats {
+            id: 4,
+            avg_depth_x100: 250,
+            depth_samples: 8,
+            latency_count: 7,
+            latency_min_us: 10,
+            latency_p50_us: 20,
+            latency_p99_us: 30,
+            latency_max_us: 40,
+            ..TargetStats::default()
+        }];
+        let mut buf = [0u8; 512];
+        let n = Snapshot::default().write_json("", &t, &mut buf).unwrap();
+        let json = core::str::from_utf8(&buf[..n]).unwrap();
+        assert!(json.ends_with(
+            "{\"id\":4,\"delivered\":0,\"failed\":0,\"queued\":0,\"avg_depth_x100\":250,\"depth_samples\":8,\"latency_count\":7,\"latency_min_us\":10,\"latency_p50_us\":20,\"latency_p99_us\":30,\"latency_max_us\":40}]}"
+        ), "{json}");
     }
 
     #[test]

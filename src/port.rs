@@ -65,6 +65,16 @@ pub trait Port: Sync {
     unsafe fn heap_free(&self, ptr: *mut u8, layout: Layout) {
         let _ = (ptr, layout);
     }
+    /// A free-running cycle counter (wrapping), for the latency figures of the `timing`
+    /// feature (`k_cycle_get_32` on Zephyr). Only called with that feature on.
+    fn cycles(&self) -> u32 {
+        0
+    }
+    /// The rate of [`cycles`](Port::cycles) in Hz; 0 (the default) means no clock: latency
+    /// is then not recorded. Only called with the `timing` feature on.
+    fn cycles_per_sec(&self) -> u32 {
+        0
+    }
 }
 
 /// A bounded FIFO of fixed-size items: what a target's `k_msgq` is.
@@ -149,5 +159,11 @@ impl<P: Port + ?Sized> Port for &P {
     unsafe fn heap_free(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded contract.
         unsafe { (**self).heap_free(ptr, layout) }
+    }
+    fn cycles(&self) -> u32 {
+        (**self).cycles()
+    }
+    fn cycles_per_sec(&self) -> u32 {
+        (**self).cycles_per_sec()
     }
 }

@@ -137,6 +137,11 @@ impl<'a, P: Port> Pool<'a, P> {
             Counters::bump(&self.counters.invalid_unrefs);
         })?;
         msg.descriptor().holder.store(target.id, Ordering::Relaxed);
+        #[cfg(feature = "timing")]
+        target.timing.record_since(
+            self.port(),
+            msg.descriptor().sent_cycles.load(Ordering::Relaxed),
+        );
         Ok(msg)
     }
 

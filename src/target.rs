@@ -45,6 +45,9 @@ pub struct Target<Q: Queue> {
     pub(crate) delivered: AtomicU32,
     pub(crate) failed: AtomicU32,
     pub(crate) queue: Q,
+    /// Feature `timing`: queue depth and latency (last, so the fields above keep their offsets).
+    #[cfg(feature = "timing")]
+    pub(crate) timing: crate::timing::TargetTiming,
 }
 
 impl<Q: Queue> Target<Q> {
@@ -68,6 +71,8 @@ impl<Q: Queue> Target<Q> {
             delivered: AtomicU32::new(0),
             failed: AtomicU32::new(0),
             queue,
+            #[cfg(feature = "timing")]
+            timing: crate::timing::TargetTiming::new(),
         })
     }
 
@@ -96,13 +101,29 @@ impl<Q: Queue> Target<Q> {
         &self.queue
     }
 
-    /// Its counters.
+    /// Its counters (and, with the `timing` feature, its queue depth and latency).
     pub fn stats(&self) -> TargetStats {
+        #[cfg(feature = "timing")]
+        let t = self.timing.stats();
         TargetStats {
             id: self.id,
             delivered: self.delivered.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             queued: self.queue.len() as u32,
+            #[cfg(feature = "timing")]
+            avg_depth_x100: t.avg_depth_x100,
+            #[cfg(feature = "timing")]
+            depth_samples: t.depth_samples,
+            #[cfg(feature = "timing")]
+            latency_count: t.latency_count,
+            #[cfg(feature = "timing")]
+            latency_min_us: t.latency_min_us,
+            #[cfg(feature = "timing")]
+            latency_p50_us: t.latency_p50_us,
+            #[cfg(feature = "timing")]
+            latency_p99_us: t.latency_p99_us,
+            #[cfg(feature = "timing")]
+            latency_max_us: t.latency_max_us,
         }
     }
 }

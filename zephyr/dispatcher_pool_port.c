@@ -69,6 +69,19 @@ bool dispatcher_port_in_isr(void)
 	return k_is_in_isr();
 }
 
+#ifdef CONFIG_DISPATCHER_POOL_TIMING
+/* Only the timing build of the library calls these (latency stamps). */
+uint32_t dispatcher_port_cycles(void)
+{
+	return k_cycle_get_32();
+}
+
+uint32_t dispatcher_port_cycles_per_sec(void)
+{
+	return (uint32_t)sys_clock_hw_cycles_per_sec();
+}
+#endif
+
 static k_timeout_t to_timeout(int32_t timeout_ms)
 {
 	if (timeout_ms < 0) {

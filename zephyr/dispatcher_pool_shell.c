@@ -84,6 +84,14 @@ static void print_targets(const struct shell *sh)
 		if (msg_target_stats(shell_targets[i], &ts) == 0) {
 			shell_print(sh, "target %u: delivered %u failed %u queued %u", ts.id,
 				    ts.delivered, ts.failed, ts.queued);
+#ifdef CONFIG_DISPATCHER_POOL_TIMING
+			shell_print(sh,
+				    "  avg depth %u.%02u (%u samples), latency n %u min %u p50 %u "
+				    "p99 %u max %u us",
+				    ts.avg_depth_x100 / 100, ts.avg_depth_x100 % 100, ts.depth_samples,
+				    ts.latency_count, ts.latency_min_us, ts.latency_p50_us,
+				    ts.latency_p99_us, ts.latency_max_us);
+#endif
 		}
 	}
 }

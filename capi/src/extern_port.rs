@@ -23,6 +23,12 @@ extern "C" {
     static dispatcher_port_errno: [c_int; DISPATCHER_ERRNO_COUNT];
 }
 
+#[cfg(feature = "timing")]
+extern "C" {
+    fn dispatcher_port_cycles() -> u32;
+    fn dispatcher_port_cycles_per_sec() -> u32;
+}
+
 /// The C convention for a timeout: 0 = no wait, negative = forever, positive = milliseconds.
 fn timeout_ms(t: Timeout) -> i32 {
     match t {
@@ -97,6 +103,16 @@ impl Port for ExternPort {
         // SAFETY: the caller guarantees `ptr` came from `heap_alloc`, i.e. from
         // `dispatcher_port_heap_alloc`, and is not used afterwards.
         unsafe { dispatcher_port_heap_free(ptr.cast()) }
+    }
+    #[cfg(feature = "timing")]
+    fn cycles(&self) -> u32 {
+        // SAFETY: C port function without arguments or preconditions (ISR-safe).
+        unsafe { dispatcher_port_cycles() }
+    }
+    #[cfg(feature = "timing")]
+    fn cycles_per_sec(&self) -> u32 {
+        // SAFETY: C port function without arguments or preconditions (ISR-safe).
+        unsafe { dispatcher_port_cycles_per_sec() }
     }
 }
 

@@ -66,10 +66,16 @@ pub struct pool_msg_t {
     pub msg: *mut dispatcher_msg_t,
     /// Private (refcount, free-list link, holder, allocation time, allocation count).
     pub _private: [u32; 4],
+    /// Private (`CONFIG_DISPATCHER_POOL_TIMING`: the broadcast's cycle stamp).
+    #[cfg(feature = "timing")]
+    pub _timing: u32,
 }
 
 const _: () = {
-    assert!(size_of::<pool_msg_t>() == size_of::<Descriptor>());
+    assert!(
+        size_of::<pool_msg_t>() == size_of::<Descriptor>(),
+        "pool_msg_t != Descriptor: the core's `timing` feature is on, this crate's is off"
+    );
     assert!(align_of::<pool_msg_t>() == align_of::<Descriptor>());
     assert!(offset_of!(pool_msg_t, msg) == 0);
 };
@@ -84,10 +90,18 @@ pub struct msg_target_t {
     pub _private: [u32; 4],
     /// Private.
     pub _queue: *mut c_void,
+    /// Private (`CONFIG_DISPATCHER_POOL_TIMING`: queue depth and latency histogram, 196 bytes).
+    #[cfg(feature = "timing")]
+    pub _timing: [u32; 49],
 }
 
 const _: () = {
-    assert!(size_of::<msg_target_t>() == size_of::<Target<ExternQueue>>());
+    #[cfg(feature = "timing")]
+    assert!(size_of::<[u32; 49]>() == size_of::<pool_core::timing::TargetTiming>());
+    assert!(
+        size_of::<msg_target_t>() == size_of::<Target<ExternQueue>>(),
+        "msg_target_t != Target: the core's `timing` feature is on, this crate's is off"
+    );
     assert!(align_of::<msg_target_t>() == align_of::<Target<ExternQueue>>());
 };
 

@@ -38,6 +38,18 @@ uint32_t dispatcher_port_now_ms(void)
     return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
+/* Microseconds of CLOCK_MONOTONIC (wrapping): only the library's `timing` feature calls these. */
+uint32_t dispatcher_port_cycles(void)
+{
+    struct timespec ts = now_ts();
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
+}
+
+uint32_t dispatcher_port_cycles_per_sec(void)
+{
+    return 1000000u;
+}
+
 static _Thread_local bool in_isr; /* test hook only: a POSIX thread is never an ISR */
 
 void dispatcher_posix_test_set_isr(bool v)

@@ -424,11 +424,13 @@ int main(void)
 		error("control sent != received", -EIO);
 	}
 	uint32_t stream_delivered = 0, stream_failed = 0, all_failed = 0, battery_delivered = 0;
+	struct msg_target_stats all_ts[ARRAY_SIZE(all_targets)] = {0};
 
 	for (size_t i = 0; i < ARRAY_SIZE(all_targets); i++) {
 		struct msg_target_stats ts;
 
 		rc = msg_target_stats(all_targets[i], &ts);
+		all_ts[i] = ts;
 		if (rc != 0) {
 			error("msg_target_stats", rc);
 			continue;
@@ -498,6 +500,22 @@ int main(void)
 	       "checks=%zu mismatches=%d\n",
 	       attempts, sent, dropped, unreceived, stream_delivered + battery_delivered,
 	       ARRAY_SIZE(acct), mismatches);
+
+#ifdef CONFIG_DISPATCHER_POOL_TIMING
+	/* Per module: broadcast-to-receive latency and the average queue length after a put. */
+	for (size_t i = 0; i < ARRAY_SIZE(all_targets); i++) {
+		const struct msg_target_stats *t = &all_ts[i];
+
+		printk("SUMMARY latency: %s n=%u min_us=%u p50_us=%u p99_us=%u max_us=%u "
+		       "avg_depth=%u.%02u\n",
+		       target_names[i], t->latency_count, t->latency_min_us, t->latency_p50_us,
+		       t->latency_p99_us, t->latency_max_us, t->avg_depth_x100 / 100U,
+		       t->avg_depth_x100 % 100U);
+		if (t->latency_count != t->delivered) {
+			error("latency count != delivered", -EIO);
+		}
+	}
+#endif
 
 	bool pass = atomic_get(&errors) == 0 && control_lost_n == 0 && s.pool_in_use == 0 &&
 		    atomic_get(&control_sent) == CONTROL_COUNT;

@@ -35,6 +35,9 @@
 #include "msg_pool.h"
 #include "dispatcher_pool_zephyr.h"
 #include "fw_pool.h"
+#ifdef CONFIG_DISPATCHER_POOL_TIMING
+#include "under_load.h"
+#endif
 
 #define NMAX        16
 #define ITERS       16
@@ -763,6 +766,12 @@ int main(void)
 	print_ratio("drain_slab_over_ours_8", drain_x10[S_SLAB][k8], drain_x10[S_OURS][k8]);
 	printk("\n");
 
+#ifdef CONFIG_DISPATCHER_POOL_TIMING
+	/* After the tables above: they measure what timing costs (the default scenario has none). */
+	/* Every consumer thread was aborted after its run: two of them (and stacks) are reused. */
+	errors += bench_under_load(&cons_thread[0], cons_stack[0], &cons_thread[1], cons_stack[1],
+				   K_THREAD_STACK_SIZEOF(cons_stack[0]));
+#endif
 	if (errors != 0) {
 		printk("BENCH FAILED: %u errors\n", errors);
 	} else {
