@@ -34,7 +34,7 @@
 //!
 //! An empty list's head is [`EMPTY`], or [`WAITING`]: "empty, and an allocator may be asleep
 //! waiting for an entry". A blocking allocator that finds the list empty sets the flag with a
-//! CAS (`EMPTY` → `WAITING`, [`FreeList::pop_or_flag`]) before it sleeps; a push onto a
+//! CAS (`EMPTY` → `WAITING`, [`FreeList::take`] with `flag`) before it sleeps; a push onto a
 //! `WAITING` head takes the flag off (the entry's `next` is `EMPTY`) and tells its caller to
 //! wake a sleeper ([`FreeList::push`] returns `true`). Both are read-modify-writes of the one
 //! head word, so they are totally ordered: either the flag CAS comes first and the push sees
@@ -122,13 +122,6 @@ impl FreeList {
     #[inline]
     pub(crate) fn pop(&self, descs: &[Descriptor]) -> Option<u16> {
         self.take(descs, false)
-    }
-
-    /// Pops the top index; on an empty list sets the [`WAITING`] flag (or finds it set) and
-    /// returns `None`: the caller may then sleep until a push that takes the flag off wakes it.
-    #[cfg(all(test, not(loom)))]
-    pub(crate) fn pop_or_flag(&self, descs: &[Descriptor]) -> Option<u16> {
-        self.take(descs, true)
     }
 
     /// CAS of an `EMPTY` head to `WAITING`. Relaxed: the flag publishes no data; what matters
@@ -312,20 +305,20 @@ mod tests {
             "a push onto an unflagged list wakes nobody"
         );
         // Not empty: no flag, the entry is popped.
-        assert_eq!(fl.pop_or_flag(&d), Some(1));
-        assert_eq!(fl.pop_or_flag(&d), None);
+        assert_eq!(fl.take(&d, true), Some(1));
+        assert_eq!(fl.take(&d, true), None);
         assert_eq!(Head(fl.head.load(Ordering::Relaxed)).index(), WAITING);
         // A flagged list is empty to every reader, and stays flagged.
         assert!(fl.is_empty());
         assert_eq!(fl.pop(&d), None);
-        assert_eq!(fl.pop_or_flag(&d), None);
+        assert_eq!(fl.take(&d, true), None);
         assert_eq!(fl.walk(&d, 4, |_| panic!("no entries")), Some(0));
         assert_eq!(Head(fl.head.load(Ordering::Relaxed)).index(), WAITING);
         // The push takes the flag off (and says so); the entry's link ends the list.
         assert!(fl.push(&d, 0));
         assert_eq!(d[0].next.load(Ordering::Relaxed), EMPTY);
         assert!(!fl.push(&d, 1));
-        assert_eq!(fl.pop_or_flag(&d), Some(1), "entries on the list: no flag");
+        assert_eq!(fl.take(&d, true), Some(1), "entries on the list: no flag");
         assert_eq!([fl.pop(&d), fl.pop(&d)], [Some(0), None]);
         assert_eq!(Head(fl.head.load(Ordering::Relaxed)).index(), EMPTY);
     }
