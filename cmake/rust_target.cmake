@@ -2,14 +2,14 @@
 #
 # Kconfig -> Rust target triple for the module's cargo build of libdispatcher_pool.a, modelled
 # on zephyr-lang-rust's _rust_map_target() (its CMakeLists.txt). Differences: it also maps the
-# ESP32 Xtensa SoCs (built with Espressif's `esp` toolchain) and picks the RISC-V triple from
+# ESP32 Xtensa SoCs (cmake/rust_xtensa.cmake says with which toolchain and flags) and picks the RISC-V triple from
 # the ISA extensions, and it reports whether the target lacks compare-and-swap.
 #
 # dispatcher_pool_rust_target(<triple-var> <no-cas-var> <xtensa-var>) sets, in the caller's
 # scope:
 #   <triple-var>  the triple, e.g. thumbv7m-none-eabi (DISPATCHER_POOL_RUST_TARGET overrides it)
-#   <no-cas-var>  ON when the target has no compare-and-swap (thumbv6m, riscv32i/im/imc)
-#   <xtensa-var>  ON for Xtensa targets (need `cargo +esp` and -Zbuild-std=core)
+#   <no-cas-var>  ON when the target has no compare-and-swap (thumbv6m, riscv32i/im/imc, ESP32-S2)
+#   <xtensa-var>  ON for Xtensa targets (a nightly or `esp` toolchain, -Zbuild-std=core)
 # Stops with FATAL_ERROR when the architecture has no mapping.
 
 function(dispatcher_pool_rust_target triple_var no_cas_var xtensa_var)
@@ -17,7 +17,7 @@ function(dispatcher_pool_rust_target triple_var no_cas_var xtensa_var)
   set(xtensa OFF)
   if(DISPATCHER_POOL_RUST_TARGET)
     set(triple ${DISPATCHER_POOL_RUST_TARGET})
-    if(triple MATCHES "^(thumbv6m|riscv32imc-|riscv32i-|riscv32im-)")
+    if(triple MATCHES "^(thumbv6m|riscv32imc-|riscv32i-|riscv32im-|xtensa-esp32s2-)")
       set(no_cas ON)
     endif()
     if(triple MATCHES "^xtensa-")
@@ -79,6 +79,8 @@ function(dispatcher_pool_rust_target triple_var no_cas_var xtensa_var)
     set(xtensa ON)
   elseif(CONFIG_SOC_SERIES_ESP32S2)
     set(triple xtensa-esp32s2-none-elf)
+    # The ESP32-S2's LX7 has no S32C1I.
+    set(no_cas ON)
     set(xtensa ON)
   elseif(CONFIG_SOC_SERIES_ESP32)
     set(triple xtensa-esp32-none-elf)
