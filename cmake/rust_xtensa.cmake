@@ -15,9 +15,10 @@
 #     (with it, compiler_builtins fails to compile), and it does not know `esp32s3`: the ESP32's
 #     LX6 CPU model (windowed, S32C1I, no FPU) is the subset the LX7 runs.
 # Both need `-Zbuild-std=core` (no prebuilt core). Upstream LLVM 23 fails on `core` at opt-level
-# 2 or 3 with one codegen unit ("Cannot scavenge register without an emergency spill slot"): the
-# `firmware` profile (Cargo.toml) builds `core` with 16 units; the module's own crates keep
-# opt-level 3 and one unit.
+# 2 or 3 with one codegen unit ("Cannot scavenge register without an emergency spill slot"):
+# `core` is built with 16 units (a profile override given on the command line: in Cargo.toml it
+# would warn in every build without build-std); the module's own crates keep the `firmware`
+# profile's opt-level 3 and one unit.
 
 set(DISPATCHER_POOL_XTENSA_NIGHTLY nightly-2026-10-30)
 
@@ -25,7 +26,7 @@ set(DISPATCHER_POOL_XTENSA_NIGHTLY nightly-2026-10-30)
 #   <toolchain> is `esp` or an upstream toolchain name; sets RUSTFLAGS and the extra cargo
 #   arguments for that target and toolchain in the caller's scope.
 function(dispatcher_pool_xtensa_flags triple toolchain rustflags_var cargo_args_var)
-  set(cargo_args -Zbuild-std=core)
+  set(cargo_args -Zbuild-std=core --config profile.firmware.package.core.codegen-units=16)
   if(toolchain STREQUAL "esp")
     set(rustflags "")
   else()

@@ -22,7 +22,7 @@
 use dispatcher_pool::host::{HostPool, HostQueue};
 use dispatcher_pool::metrics::TargetStats;
 use dispatcher_pool::{
-    Fallback, Mode, MsgHeader, PoolConfig, PoolError, Queue, Received, Target, Timeout,
+    Fallback, Mode, MsgHeader, PoolConfig, PoolError, Received, Target, Timeout,
 };
 use std::fmt;
 use std::io::{self, Write};
@@ -375,7 +375,7 @@ fn main() -> ExitCode {
                             }
                         }
                         Err(PoolError::Timeout) => {
-                            if producers_done.load(Ordering::Acquire) && t.queue().is_empty() {
+                            if producers_done.load(Ordering::Acquire) && t.is_empty() {
                                 return;
                             }
                             continue;
@@ -475,7 +475,7 @@ fn main() -> ExitCode {
             for (k, t) in targets.iter().enumerate() {
                 if CONSUMERS[k].mode == Mode::Pointer {
                     sec_sums.held[k] +=
-                        t.queue().len() as u64 + u64::from(seen[k].in_hand.load(Ordering::Relaxed));
+                        t.queued() as u64 + u64::from(seen[k].in_hand.load(Ordering::Relaxed));
                 }
             }
             if start.elapsed() >= Duration::from_secs(secs_done + 1) {

@@ -45,13 +45,18 @@ impl<'a, P: Port> Pool<'a, P> {
     /// assert!(matches!(pool.receive(&legacy, Some(&mut copy), Timeout::NoWait), Ok(Received::Value(_))));
     /// assert_eq!(pool.snapshot().pool_in_use, 0);
     /// ```
+    ///
+    /// A message of another pool is broadcast by its own pool (whose counters it moves): a
+    /// handle knows its pool, so it is never refused as foreign and never left pinned.
     pub fn broadcast<Q: Queue>(
         &self,
         msg: Msg<'_, 'a, P>,
         targets: &[&Target<Q>],
     ) -> Result<usize, PoolError> {
-        // SAFETY: the handle owned one reference, which `into_raw` hands over to the call.
-        unsafe { self.broadcast_raw(msg.into_raw().as_ptr(), targets) }
+        let own = msg.pool();
+        // SAFETY: the handle owned one reference to an entry of `own`, which `into_raw` hands
+        // over to the call.
+        unsafe { own.broadcast_raw(msg.into_raw().as_ptr(), targets) }
     }
 
     /// Broadcasts the message behind `p` (`msg_broadcast`). Never blocks; ISR-safe.

@@ -49,6 +49,29 @@ impl<P: Port + 'static> GlobalPool<P> {
         &self,
         make: impl FnOnce() -> Result<Pool<'static, P>, PoolError>,
     ) -> Result<&Pool<'static, P>, PoolError> {
+        self.init_with(make, |_| {})
+    }
+
+    /// [`init`](Self::init), and `publish` runs on the new pool after it is written and before
+    /// [`get`](Self::get) can return it: whatever `publish` sets up (a registry that finds the
+    /// pool by its entries) is in place before the first allocation.
+    ///
+    /// ```
+    /// use dispatcher_pool::{global::GlobalPool, host::{HostPool, StdPort}, PoolError, PoolConfig};
+    /// static POOL: GlobalPool<StdPort> = GlobalPool::new();
+    /// let memory = HostPool::leak_memory(PoolConfig::new(2, 8)).unwrap();
+    /// POOL.init_with(|| memory.into_pool(StdPort::new()), |_| {
+    ///     // Not yet allocatable while published.
+    ///     assert_eq!(POOL.get().err(), Some(PoolError::NotInitialized));
+    /// })
+    /// .unwrap();
+    /// assert!(POOL.get().is_ok());
+    /// ```
+    pub fn init_with(
+        &self,
+        make: impl FnOnce() -> Result<Pool<'static, P>, PoolError>,
+        publish: impl FnOnce(&Pool<'static, P>),
+    ) -> Result<&Pool<'static, P>, PoolError> {
         if self
             .state
             .compare_exchange(UNINIT, BUSY, Ordering::Acquire, Ordering::Relaxed)
@@ -58,8 +81,10 @@ impl<P: Port + 'static> GlobalPool<P> {
         }
         match make() {
             Ok(pool) => {
-                // SAFETY: we own the BUSY state, so nobody else reads or writes `pool`.
-                unsafe { (*self.pool.get()).write(pool) };
+                // SAFETY: we own the BUSY state, so nobody else writes `pool`, and nobody reads
+                // it before `publish` (which gets the only reference) or READY.
+                let pool = unsafe { (*self.pool.get()).write(pool) };
+                publish(pool);
                 self.state.store(READY, Ordering::Release);
                 self.get()
             }
@@ -82,16 +107,16 @@ impl<P: Port + 'static> GlobalPool<P> {
     }
 
     /// The pool, without checking that it is initialised (for a registry that lists only
-    /// pools whose [`init`](Self::init) succeeded).
+    /// pools whose [`init_with`](Self::init_with) wrote them).
     ///
     /// # Safety
-    /// A call of [`init`](Self::init) on this pool returned `Ok` and happens before this call
-    /// (for example: the caller found the pool through an Acquire load of a pointer that was
-    /// published with Release after that `init`).
+    /// The pool was written by [`init_with`](Self::init_with) (its `publish` ran, or `init`
+    /// returned `Ok`) and that happens before this call (for example: the caller found the
+    /// pool through an Acquire load of a pointer that `publish` stored with Release).
     #[inline]
     pub unsafe fn get_unchecked(&self) -> &Pool<'static, P> {
-        // SAFETY: by the contract, READY was stored after the pool was written, and that
-        // write happens before this read; the state is never reset from READY.
+        // SAFETY: by the contract, the pool was written and that write happens before this
+        // read; a written pool is never reset or written again.
         unsafe { (*self.pool.get()).assume_init_ref() }
     }
 }

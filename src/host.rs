@@ -151,7 +151,9 @@ impl Default for StdPort {
     }
 }
 
-impl Port for StdPort {
+// SAFETY: heap_alloc returns NULL or a fresh `std::alloc::alloc(layout)` block, and heap_free
+// deallocates exactly such blocks.
+unsafe impl Port for StdPort {
     fn now_ms(&self) -> u32 {
         self.start.elapsed().as_millis() as u32
     }
@@ -230,7 +232,9 @@ impl HostQueue {
     }
 }
 
-impl Queue for HostQueue {
+// SAFETY: a ring behind a mutex: `get` copies out what `try_put` copied in, FIFO, each item once;
+// no other method inserts items.
+unsafe impl Queue for HostQueue {
     fn item_size(&self) -> usize {
         self.item_size
     }

@@ -38,7 +38,8 @@ impl LoomPort {
     }
 }
 
-impl Port for LoomPort {
+// SAFETY: no heap (the default NULL).
+unsafe impl Port for LoomPort {
     fn now_ms(&self) -> u32 {
         0
     }
@@ -80,7 +81,8 @@ impl LoomQueue {
     }
 }
 
-impl Queue for LoomQueue {
+// SAFETY: a FIFO behind a mutex: `get` returns what `try_put` put, each item once; nothing else inserts.
+unsafe impl Queue for LoomQueue {
     fn item_size(&self) -> usize {
         core::mem::size_of::<usize>()
     }

@@ -103,6 +103,11 @@ impl<'p, 'a, P: Port> Msg<'p, 'a, P> {
         self.desc
     }
 
+    /// The pool this message belongs to.
+    pub fn pool(&self) -> &'p Pool<'a, P> {
+        self.pool
+    }
+
     /// Gives up the handle without releasing its reference.
     pub fn into_raw(self) -> NonNull<Descriptor> {
         let p = NonNull::from(self.desc);

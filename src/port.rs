@@ -35,14 +35,38 @@ impl Timeout {
 
 /// What the pool asks of the OS.
 ///
+/// # Safety
+///
+/// The pool writes a message header through what [`heap_alloc`](Port::heap_alloc) returns and
+/// trusts it for memory safety. An implementation must return either NULL or a pointer to
+/// `layout.size()` bytes, aligned to `layout.align()`, readable and writable, used by nothing
+/// else until it is given back to [`heap_free`](Port::heap_free) (which must accept exactly
+/// such blocks). A port without a heap keeps the default (always NULL).
+///
+/// A safe `impl` is refused, so a port cannot hand the pool memory it does not own from safe
+/// code:
+///
+/// ```compile_fail,E0200
+/// # use dispatcher_pool::port::{Port, Timeout};
+/// struct ReadOnlyHeap;
+/// static EIGHT: [u8; 8] = [0; 8];
+/// impl Port for ReadOnlyHeap { // error[E0200]: the trait `Port` requires an `unsafe impl`
+///     fn now_ms(&self) -> u32 { 0 }
+///     fn sem_take(&self, _: Timeout) -> bool { false }
+///     fn sem_give(&self) {}
+///     fn heap_alloc(&self, _: core::alloc::Layout) -> *mut u8 { EIGHT.as_ptr().cast_mut() }
+/// }
+/// ```
+///
 /// # Semaphore contract
 ///
 /// `sem_take`/`sem_give` must behave like Zephyr's `k_sem` with a limit ≥ 1: a give with a
 /// thread waiting wakes exactly one waiter (and the count stays 0); a give with nobody waiting
 /// increments the count unless it is at the limit (then it is ignored); a take returns at once
 /// while the count is positive. The pool's blocking allocation is proven correct (no lost
-/// wake-up) under exactly these rules, including a limit of 1, in the loom models.
-pub trait Port: Sync {
+/// wake-up) under exactly these rules, including a limit of 1, in the loom models. (A port that
+/// breaks them can make an allocation wait too long or give up early, never unsound.)
+pub unsafe trait Port: Sync {
     /// Milliseconds since some fixed point (wrapping); used for the leak report's ages.
     fn now_ms(&self) -> u32;
     /// `true` in interrupt context (blocking waits are then refused).
@@ -81,7 +105,32 @@ pub trait Port: Sync {
 ///
 /// Pointer-mode targets use an item of `size_of::<usize>()` bytes (one descriptor address);
 /// value-mode targets an item of a whole `dispatcher_msg_t`.
-pub trait Queue: Sync {
+///
+/// # Safety
+///
+/// A pointer-mode item is an owned reference: the pool adopts what [`get`](Queue::get) returns
+/// as one. An implementation must deliver only items that [`try_put`](Queue::try_put) accepted
+/// on this queue, each at most once and unchanged; [`item_size`](Queue::item_size) never
+/// changes; [`peek_at`](Queue::peek_at) copies an item without removing it. Its type offers no
+/// safe way to insert items (only the unsafe `try_put`, whose contract the pool keeps).
+///
+/// A safe `impl` is refused, so a queue cannot hand the pool a forged message from safe code:
+///
+/// ```compile_fail,E0200
+/// # use dispatcher_pool::port::{Queue, Timeout};
+/// struct Forger(usize);
+/// impl Queue for Forger { // error[E0200]: the trait `Queue` requires an `unsafe impl`
+///     fn item_size(&self) -> usize { core::mem::size_of::<usize>() }
+///     unsafe fn try_put(&self, _: *const u8, _: usize) -> bool { false }
+///     unsafe fn get(&self, out: *mut u8, _: Timeout) -> bool {
+///         unsafe { out.cast::<usize>().write_unaligned(self.0) }; // a live entry's address
+///         true
+///     }
+///     fn len(&self) -> usize { 1 }
+///     fn purge(&self) -> usize { 0 }
+/// }
+/// ```
+pub unsafe trait Queue: Sync {
     /// Size of one item in bytes.
     fn item_size(&self) -> usize;
     /// Copies `len` bytes from `item` in as one item without waiting, zero-filling the rest of
@@ -89,7 +138,9 @@ pub trait Queue: Sync {
     /// `false` when full.
     ///
     /// # Safety
-    /// `item` points to `len` readable bytes and `len <= item_size()`.
+    /// `item` points to `len` readable bytes and `len <= item_size()`. In a pointer-mode
+    /// target's queue the item is a descriptor address carrying one reference, which the queue
+    /// owns from then on (only the pool's broadcast puts such items).
     unsafe fn try_put(&self, item: *const u8, len: usize) -> bool;
     /// Copies one item out, waiting up to `timeout`; `false` when none arrived.
     ///
@@ -116,31 +167,8 @@ pub trait Queue: Sync {
     }
 }
 
-impl<Q: Queue + ?Sized> Queue for &Q {
-    fn item_size(&self) -> usize {
-        (**self).item_size()
-    }
-    unsafe fn try_put(&self, item: *const u8, len: usize) -> bool {
-        // SAFETY: forwarded contract: `item` points to `len <= item_size()` readable bytes.
-        unsafe { (**self).try_put(item, len) }
-    }
-    unsafe fn peek_at(&self, idx: usize, out: *mut u8) -> bool {
-        // SAFETY: forwarded contract: `out` points to item_size() writable bytes.
-        unsafe { (**self).peek_at(idx, out) }
-    }
-    unsafe fn get(&self, out: *mut u8, timeout: Timeout) -> bool {
-        // SAFETY: forwarded contract: `out` points to item_size() writable bytes.
-        unsafe { (**self).get(out, timeout) }
-    }
-    fn len(&self) -> usize {
-        (**self).len()
-    }
-    fn purge(&self) -> usize {
-        (**self).purge()
-    }
-}
-
-impl<P: Port + ?Sized> Port for &P {
+// SAFETY: forwards every call to `P`, whose `unsafe impl` keeps the contract.
+unsafe impl<P: Port + ?Sized> Port for &P {
     fn now_ms(&self) -> u32 {
         (**self).now_ms()
     }

@@ -96,9 +96,31 @@ impl<Q: Queue> Target<Q> {
         self.id
     }
 
-    /// Its queue.
-    pub fn queue(&self) -> &Q {
+    /// Its queue: crate-private, because an item put into a pointer-mode queue is an owned
+    /// reference that `receive` adopts. Safe code sees only the queue's fill:
+    ///
+    /// ```compile_fail,E0624
+    /// # use dispatcher_pool::{host::HostQueue, target::{Mode, Target}};
+    /// let t = Target::new(HostQueue::pointers(4), Mode::Pointer, 1).unwrap();
+    /// let q = t.queue(); // error[E0624]: method `queue` is private
+    /// ```
+    pub(crate) fn queue(&self) -> &Q {
         &self.queue
+    }
+
+    /// Items queued now (a racy snapshot).
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// `true` when nothing is queued (a racy snapshot).
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// The size of one queue item in bytes.
+    pub fn item_size(&self) -> usize {
+        self.queue.item_size()
     }
 
     /// Its counters (and, with the `timing` feature, its queue depth and latency).

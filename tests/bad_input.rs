@@ -4,7 +4,7 @@
 use dispatcher_pool::descriptor::MAX_REFS;
 use dispatcher_pool::global::GlobalPool;
 use dispatcher_pool::host::{as_isr, HostPool, HostQueue, StdPort};
-use dispatcher_pool::{Descriptor, Mode, PoolConfig, PoolError, Queue, Target, Timeout};
+use dispatcher_pool::{Descriptor, Mode, PoolConfig, PoolError, Queue, Received, Target, Timeout};
 
 fn host(entries: usize) -> HostPool {
     HostPool::new(PoolConfig::new(entries, 64)).unwrap()
@@ -199,7 +199,8 @@ fn broadcast_to_zero_targets() {
 /// `struct k_msgq *`, so an all-zero `Target` can be built the way C zero-initialises one.
 struct OptQueue(Option<&'static HostQueue>);
 
-impl Queue for OptQueue {
+// SAFETY: forwards to a HostQueue (or holds nothing).
+unsafe impl Queue for OptQueue {
     fn item_size(&self) -> usize {
         self.0.map_or(0, |q| q.item_size())
     }
@@ -256,7 +257,7 @@ fn broadcast_of_a_free_or_foreign_entry_changes_nothing() {
         unsafe { p.broadcast_raw(core::ptr::null(), &[&t]) },
         Err(PoolError::Null)
     );
-    assert_eq!(t.queue().len(), 0);
+    assert_eq!(t.queued(), 0);
     assert_eq!(p.check().unwrap().free, 2);
 }
 
@@ -311,4 +312,53 @@ fn json_into_a_short_buffer() {
         h.pool().snapshot().write_json("", &[], &mut buf),
         Err(PoolError::BufferTooSmall)
     );
+}
+
+#[test]
+fn broadcast_of_a_message_of_another_pool_goes_through_its_own_pool() {
+    let (ha, hb) = (host(2), host(2));
+    let (a, b) = (ha.pool(), hb.pool());
+    let t = Target::new(HostQueue::pointers(4), Mode::Pointer, 1).unwrap();
+    let mut m = b.try_alloc().unwrap();
+    m.write(b"of b").unwrap();
+    // Through pool `a`: delivered by `b`, nothing refused, nothing pinned.
+    assert_eq!(a.broadcast(m, &[&t]), Ok(1));
+    assert_eq!((a.snapshot().broadcasts, b.snapshot().broadcasts), (0, 1));
+    match b.receive(&t, None, Timeout::NoWait) {
+        Ok(Received::Msg(m)) => assert_eq!(m.payload(), b"of b"),
+        _ => panic!("the message of pool b did not arrive"),
+    }
+    assert_eq!((a.snapshot().pool_in_use, b.snapshot().pool_in_use), (0, 0));
+    a.check().unwrap();
+    b.check().unwrap();
+}
+
+#[test]
+fn an_allocation_never_hands_out_the_previous_message_header() {
+    let h = host(1);
+    let p = h.pool();
+    let mut ctx = 7u32;
+    let mut m = p.try_alloc().unwrap();
+    m.write(b"old").unwrap();
+    {
+        let hd = m.header_mut().unwrap();
+        hd.source = 3;
+        hd.n_targets = 2;
+        hd.targets[0] = 5;
+        hd.context = (&mut ctx as *mut u32).cast();
+    }
+    drop(m);
+    let m = p.try_alloc().unwrap(); // the same entry (a pool of one)
+    let hd = m.header();
+    assert_eq!(
+        (
+            hd.message_len,
+            hd.source,
+            hd.n_targets,
+            hd.context.is_null()
+        ),
+        (0, 0, 0, true)
+    );
+    assert!(hd.targets.iter().all(|&t| t == 0));
+    assert_eq!(hd.data_ptr.cast_const(), m.payload().as_ptr());
 }

@@ -135,7 +135,10 @@ impl FaultPort {
     }
 }
 
-impl Port for FaultPort {
+// SAFETY: heap_alloc returns the inner port's blocks, NULL, or (a deliberate fault) a block off by
+// one byte, which the pool checks and frees before writing anything (the test of that check);
+// heap_free takes each kind back.
+unsafe impl Port for FaultPort {
     fn now_ms(&self) -> u32 {
         self.clock_reads.fetch_add(1, Ordering::SeqCst);
         let t = if self.frozen.load(Ordering::SeqCst) {
@@ -207,9 +210,21 @@ impl Port for FaultPort {
 /// other than a full queue: a port error).
 struct FaultQueue {
     inner: HostQueue,
+    knobs: Arc<QueueKnobs>,
+}
+
+/// The faults of a [`FaultQueue`], kept by the test while the queue is inside its target.
+#[derive(Default)]
+struct QueueKnobs {
     put: Fault,
     get: Fault,
     peek: Fault,
+}
+
+/// A target over `q`, and the knobs of its queue.
+fn fault_target(q: FaultQueue, mode: Mode, id: u16) -> (Target<FaultQueue>, Arc<QueueKnobs>) {
+    let knobs = q.knobs.clone();
+    (Target::new(q, mode, id).unwrap(), knobs)
 }
 
 impl FaultQueue {
@@ -219,33 +234,32 @@ impl FaultQueue {
     fn over(inner: HostQueue) -> Self {
         FaultQueue {
             inner,
-            put: Fault::default(),
-            get: Fault::default(),
-            peek: Fault::default(),
+            knobs: Arc::default(),
         }
     }
 }
 
-impl Queue for FaultQueue {
+// SAFETY: forwards to a HostQueue, only refusing some puts and gets (a refused get copies nothing).
+unsafe impl Queue for FaultQueue {
     fn item_size(&self) -> usize {
         self.inner.item_size()
     }
     unsafe fn try_put(&self, item: *const u8, len: usize) -> bool {
-        if self.put.hit() {
+        if self.knobs.put.hit() {
             return false;
         }
         // SAFETY: forwarded contract.
         unsafe { self.inner.try_put(item, len) }
     }
     unsafe fn get(&self, out: *mut u8, timeout: Timeout) -> bool {
-        if self.get.hit() {
+        if self.knobs.get.hit() {
             return false;
         }
         // SAFETY: forwarded contract.
         unsafe { self.inner.get(out, timeout) }
     }
     unsafe fn peek_at(&self, idx: usize, out: *mut u8) -> bool {
-        if self.peek.hit() {
+        if self.knobs.peek.hit() {
             return false;
         }
         // SAFETY: forwarded contract.
@@ -624,16 +638,15 @@ fn a_put_failing_for_a_reason_other_than_full_is_an_enqueue_failure_and_loses_no
     let h = pool(2, 0);
     let p = h.pool();
     let stride = p.layout().stride;
-    let broken = Target::new(FaultQueue::pointers(4), Mode::Pointer, 1).unwrap();
-    let fine = Target::new(FaultQueue::pointers(4), Mode::Pointer, 2).unwrap();
-    let values = Target::new(
+    let (broken, broken_k) = fault_target(FaultQueue::pointers(4), Mode::Pointer, 1);
+    let (fine, fine_k) = fault_target(FaultQueue::pointers(4), Mode::Pointer, 2);
+    let (values, values_k) = fault_target(
         FaultQueue::over(HostQueue::values(4, stride)),
         Mode::Value,
         3,
-    )
-    .unwrap();
-    broken.queue().put.arm(1, 1);
-    values.queue().put.arm(1, 1);
+    );
+    broken_k.put.arm(1, 1);
+    values_k.put.arm(1, 1);
     let mut m = p.try_alloc().unwrap();
     m.write(b"hello").unwrap();
     assert_eq!(p.broadcast(m, &[&broken, &fine, &values]), Ok(1));
@@ -649,12 +662,12 @@ fn a_put_failing_for_a_reason_other_than_full_is_an_enqueue_failure_and_loses_no
     };
     drop(d);
     // Every put failing: the broadcast reaches nobody, a counted drop, the entry freed there.
-    fine.queue().put.arm(1, 1);
-    broken.queue().put.arm(1, 1);
+    fine_k.put.arm(1, 1);
+    broken_k.put.arm(1, 1);
     let m = p.try_alloc().unwrap();
     assert_eq!(p.broadcast(m, &[&broken, &fine]), Ok(0));
     assert_eq!(p.snapshot().pool_drop_count, 1);
-    assert!(broken.queue().is_empty() && fine.queue().is_empty());
+    assert!(broken.is_empty() && fine.is_empty());
     whole(p);
 }
 
@@ -662,15 +675,15 @@ fn a_put_failing_for_a_reason_other_than_full_is_an_enqueue_failure_and_loses_no
 fn a_get_failing_leaves_the_item_queued_for_the_next_receive() {
     let h = pool(1, 0);
     let p = h.pool();
-    let t = Target::new(FaultQueue::pointers(2), Mode::Pointer, 1).unwrap();
+    let (t, k) = fault_target(FaultQueue::pointers(2), Mode::Pointer, 1);
     let m = p.try_alloc().unwrap();
     assert_eq!(p.broadcast(m, &[&t]), Ok(1));
-    t.queue().get.arm(1, 1);
+    k.get.arm(1, 1);
     assert!(matches!(
         p.receive(&t, None, Timeout::NoWait),
         Err(PoolError::Timeout)
     ));
-    assert_eq!((t.queue().len(), p.snapshot().invalid_unrefs), (1, 0));
+    assert_eq!((t.queued(), p.snapshot().invalid_unrefs), (1, 0));
     assert!(matches!(
         p.receive(&t, None, Timeout::NoWait),
         Ok(Received::Msg(_))
@@ -682,7 +695,7 @@ fn a_get_failing_leaves_the_item_queued_for_the_next_receive() {
 fn a_peek_failing_degrades_the_leak_report_and_changes_nothing() {
     let h = pool(2, 0);
     let p = h.pool();
-    let t = Target::new(FaultQueue::pointers(4), Mode::Pointer, 7).unwrap();
+    let (t, k) = fault_target(FaultQueue::pointers(4), Mode::Pointer, 7);
     for _ in 0..2 {
         let m = p.try_alloc().unwrap();
         assert_eq!(p.broadcast(m, &[&t]), Ok(1));
@@ -694,7 +707,7 @@ fn a_peek_failing_degrades_the_leak_report_and_changes_nothing() {
         .all(|l| (l.queued_at, l.queued, l.held_by) == (7, 1, HOLDER_NONE)));
     // The first peek fails: the report cannot see entry 0's item. The unseen reference is
     // blamed on its last holder (the producer) rather than vanishing.
-    t.queue().peek.arm(1, 1);
+    k.peek.arm(1, 1);
     assert_eq!(p.leaks(0, &[&t], &mut out), 2);
     assert_eq!(
         (out[0].queued, out[0].queued_at, out[0].held_by),
@@ -706,7 +719,7 @@ fn a_peek_failing_degrades_the_leak_report_and_changes_nothing() {
     );
     // A peek failing right after a matching one must not count that item twice.
     for nth in 1..=4 {
-        t.queue().peek.arm(nth, 1);
+        k.peek.arm(nth, 1);
         assert_eq!(p.leaks(0, &[&t], &mut out), 2);
         for l in &out {
             assert!(
@@ -720,7 +733,7 @@ fn a_peek_failing_degrades_the_leak_report_and_changes_nothing() {
             );
         }
     }
-    assert_eq!(t.queue().len(), 2);
+    assert_eq!(t.queued(), 2);
     assert_eq!(p.purge(&t), Ok(2));
     whole(p);
 }
@@ -822,9 +835,9 @@ fn every_fault_at_once_under_load_loses_nothing_and_hands_nothing_out_twice() {
     let warm_up = p.snapshot().allocations as u64;
     let targets: Vec<Target<FaultQueue>> = (0..3)
         .map(|k| {
-            let t = Target::new(FaultQueue::pointers(4), Mode::Pointer, k as u16).unwrap();
-            t.queue().put.every(11 + k as u64); // puts fail now and then (not full)
-            t.queue().get.every(13); // gets fail now and then
+            let (t, knobs) = fault_target(FaultQueue::pointers(4), Mode::Pointer, k as u16);
+            knobs.put.every(11 + k as u64); // puts fail now and then (not full)
+            knobs.get.every(13); // gets fail now and then
             t
         })
         .collect();
@@ -846,7 +859,7 @@ fn every_fault_at_once_under_load_loses_nothing_and_hands_nothing_out_twice() {
                     }
                     Ok(Received::Value(_)) => unreachable!(),
                     Err(PoolError::Timeout) => {
-                        if stop.load(Ordering::Acquire) && t.queue().is_empty() {
+                        if stop.load(Ordering::Acquire) && t.is_empty() {
                             return;
                         }
                     }

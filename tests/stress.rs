@@ -7,7 +7,7 @@
 //! the pool is empty, `check()` passes and the counters agree with what the threads counted.
 
 use dispatcher_pool::host::{HostPool, HostQueue};
-use dispatcher_pool::{Fallback, Mode, PoolConfig, PoolError, Queue, Received, Target, Timeout};
+use dispatcher_pool::{Fallback, Mode, PoolConfig, PoolError, Received, Target, Timeout};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -126,7 +126,7 @@ fn many_producers_and_consumers_leave_the_pool_whole() {
                             hashes = hashes.wrapping_add(hash(payload));
                         }
                         Err(PoolError::Timeout) => {
-                            if stop.load(Ordering::Acquire) && t.queue().is_empty() {
+                            if stop.load(Ordering::Acquire) && t.is_empty() {
                                 hash_received.fetch_add(hashes, Ordering::Relaxed);
                                 return;
                             }

@@ -77,7 +77,9 @@ impl ExternPort {
     }
 }
 
-impl Port for ExternPort {
+// SAFETY: `dispatcher_port_heap_alloc` returns NULL or a fresh block of `size` bytes aligned to
+// `align` (its C contract in dispatcher_pool_port.h), and `dispatcher_port_heap_free` takes it back.
+unsafe impl Port for ExternPort {
     fn now_ms(&self) -> u32 {
         // SAFETY: C port function without arguments or preconditions.
         unsafe { dispatcher_port_now_ms() }
@@ -146,7 +148,10 @@ impl ExternQueue {
     }
 }
 
-impl Queue for ExternQueue {
+// SAFETY: a `k_msgq`: `get` copies out what `try_put` copied in, FIFO, each item once. C code
+// that puts its own items into a pointer-mode target's queue breaks the C API's contract
+// (`msg_target_init`: only the library puts into a pointer-mode queue).
+unsafe impl Queue for ExternQueue {
     fn item_size(&self) -> usize {
         if self.0.is_null() {
             return 0;

@@ -43,9 +43,9 @@ unsafe fn init(p: *mut msg_pool, cfg: pool_config) -> Result<&'static CPool, Poo
     }
     // SAFETY: `p` satisfies the `msg_pool` contract (caller).
     let s = unsafe { slot(p) };
-    let pool = s.pool.init(|| {
+    let make = || {
         // SAFETY: the `msg_pool` contract: `descs` has `n_descs` descriptors and `region`
-        // `region_bytes` bytes, static, used by this pool alone; `GlobalPool::init` runs this
+        // `region_bytes` bytes, static, used by this pool alone; `GlobalPool::init_with` runs this
         // closure at most once per pool (a second init is refused before it), so these are
         // the only references to that memory. `pool_msg_t` is `Descriptor`'s C view
         // (const-asserted in `types`), and any bytes are a valid region.
@@ -58,9 +58,11 @@ unsafe fn init(p: *mut msg_pool, cfg: pool_config) -> Result<&'static CPool, Poo
         // SAFETY: `sem` is this pool's semaphore (the `msg_pool` contract).
         let port = unsafe { ExternPort::new(sem) };
         Pool::new(port, config, descs, region)
-    })?;
-    // SAFETY: just initialised, by this call alone (the GlobalPool state machine).
-    unsafe { registry::push(p) };
+    };
+    // On the registry before `get` can return it (before the first allocation): every entry
+    // an allocation hands out can be found by `msg_unref` and `msg_broadcast`.
+    // SAFETY: written just now, by this call alone (the GlobalPool state machine), not listed.
+    let pool = s.pool.init_with(make, |_| unsafe { registry::push(p) })?;
     Ok(pool)
 }
 

@@ -40,10 +40,10 @@ pub(crate) unsafe fn pool(p: *const msg_pool) -> Result<&'static CPool, PoolErro
     unsafe { slot(p) }.pool.get()
 }
 
-/// Puts a just-initialised pool on the list.
+/// Puts a just-written pool on the list (from `GlobalPool::init_with`'s publish step).
 ///
 /// # Safety
-/// As for [`slot`]; `p` is initialised and not on the list yet.
+/// As for [`slot`]; `p`'s pool is written and `p` is not on the list yet.
 pub(crate) unsafe fn push(p: *mut msg_pool) {
     // SAFETY: forwarded contract.
     let s = unsafe { slot(p) };
@@ -65,8 +65,8 @@ unsafe fn listed(p: *mut msg_pool) -> (&'static PoolSlot, &'static CPool) {
     // SAFETY: only `push` puts pools on the list, and only pools that satisfy the `slot`
     // contract; they are never removed.
     let s = unsafe { slot(p) };
-    // SAFETY: `push` publishes a pool (Release CAS) only after its `init` returned `Ok`, and
-    // the caller's Acquire load of `p` synchronises with that CAS.
+    // SAFETY: `push` publishes a pool (Release CAS) only after `init_with` wrote it, and the
+    // caller's Acquire load of `p` synchronises with that CAS.
     (s, unsafe { s.pool.get_unchecked() })
 }
 

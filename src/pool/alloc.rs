@@ -35,6 +35,7 @@
 use super::Pool;
 use crate::descriptor::Descriptor;
 use crate::error::PoolError;
+use crate::header::MsgHeader;
 use crate::metrics::Counters;
 use crate::port::{Port, Timeout};
 use crate::sync::Ordering;
@@ -44,11 +45,18 @@ use crate::sync::Ordering;
 pub const WAIT_SLICE_MS: u32 = 100;
 
 impl<'a, P: Port> Pool<'a, P> {
-    /// The descriptor of a just-popped index, marked allocated.
+    /// The descriptor of a just-popped index, marked allocated, its message header cleared
+    /// (no field of the entry's previous message reaches the new owner: a producer that sets
+    /// only some fields never forwards a stale `context` or target list).
     #[inline]
     fn allocated(&self, index: u16) -> &'a Descriptor {
         let d = &self.descs[index as usize];
         d.set_allocated(self.age_stamp());
+        let msg = d.msg_ptr();
+        // SAFETY: the entry was just popped off the free list, so this thread holds its only
+        // reference and nobody else reads or writes its message; every pool entry's message is
+        // a header-aligned slot of the region, at least a header long.
+        unsafe { msg.write(MsgHeader::empty_at(msg)) };
         d
     }
 

@@ -12,8 +12,8 @@ use dispatcher_pool::host::{HostPool, HostQueue, StdPort};
 use dispatcher_pool::metrics::Snapshot;
 use dispatcher_pool::pool::{Leak, HOLDER_NONE};
 use dispatcher_pool::{
-    Descriptor, Fallback, Mode, Msg, MsgHeader, Pool, PoolConfig, PoolError, Queue, Received,
-    Target, Timeout,
+    Descriptor, Fallback, Mode, Msg, MsgHeader, Pool, PoolConfig, PoolError, Received, Target,
+    Timeout,
 };
 use std::collections::VecDeque;
 
@@ -524,7 +524,7 @@ impl<'p> Harness<'p> {
             },
             Some(Item::Value(bytes)) => match r {
                 Ok(Received::Value(n)) => {
-                    assert_eq!(n, self.targets[k].queue().item_size());
+                    assert_eq!(n, self.targets[k].item_size());
                     // SAFETY: the value copy starts with a whole MsgHeader.
                     let hdr =
                         unsafe { self.value_buf.as_ptr().cast::<MsgHeader>().read_unaligned() };
@@ -604,7 +604,7 @@ impl<'p> Harness<'p> {
             assert_eq!(d.refcount(), self.m.refs[i], "refcount of descriptor {i}");
         }
         for (t, q) in self.targets.iter().zip(&self.m.queues) {
-            assert_eq!(t.queue().len(), q.len());
+            assert_eq!(t.queued(), q.len());
         }
         assert_eq!(p.snapshot(), self.m.expect);
         let failed: u32 = self.targets.iter().map(|t| t.stats().failed).sum();

@@ -40,7 +40,8 @@ impl BenchPort {
     }
 }
 
-impl Port for BenchPort {
+// SAFETY: no heap (the default NULL).
+unsafe impl Port for BenchPort {
     #[inline]
     fn now_ms(&self) -> u32 {
         self.ticks.load(Ordering::Relaxed)
@@ -84,7 +85,8 @@ impl PtrQueue {
     }
 }
 
-impl Queue for PtrQueue {
+// SAFETY: a FIFO: `get` returns what `try_put` put, each item once; nothing else inserts.
+unsafe impl Queue for PtrQueue {
     fn item_size(&self) -> usize {
         core::mem::size_of::<usize>()
     }
@@ -205,7 +207,8 @@ impl ByteRing {
     }
 }
 
-impl Queue for ByteRing {
+// SAFETY: a FIFO: `get` returns what `try_put` put, each item once; nothing else inserts.
+unsafe impl Queue for ByteRing {
     fn item_size(&self) -> usize {
         self.item
     }

@@ -318,7 +318,8 @@ fn lock_versions() -> BTreeMap<String, String> {
 
 /// A port and a queue of size 0, to measure `Pool` and `Target` overheads.
 struct ZstPort;
-impl Port for ZstPort {
+// SAFETY: no heap (the default NULL).
+unsafe impl Port for ZstPort {
     fn now_ms(&self) -> u32 {
         0
     }
@@ -328,7 +329,8 @@ impl Port for ZstPort {
     fn sem_give(&self) {}
 }
 struct ZstQueue;
-impl Queue for ZstQueue {
+// SAFETY: never delivers an item.
+unsafe impl Queue for ZstQueue {
     fn item_size(&self) -> usize {
         0
     }

@@ -19,7 +19,8 @@ static TICKS: AtomicU32 = AtomicU32::new(0);
 
 /// Stand-in for the Zephyr port (the real one calls into C).
 pub struct ZPort;
-impl Port for ZPort {
+// SAFETY: no heap (the default NULL).
+unsafe impl Port for ZPort {
     fn now_ms(&self) -> u32 {
         TICKS.load(Ordering::Relaxed)
     }
@@ -38,7 +39,8 @@ impl Port for ZPort {
 pub struct ZQueue {
     item: usize,
 }
-impl Queue for ZQueue {
+// SAFETY: forwards to the C port's k_msgq (see capi's ExternQueue).
+unsafe impl Queue for ZQueue {
     fn item_size(&self) -> usize {
         self.item
     }

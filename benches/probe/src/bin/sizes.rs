@@ -13,7 +13,8 @@ use dispatcher_pool::{Descriptor, Port, Queue, Timeout};
 
 /// A zero-size port, so `size_of::<Pool<ZPort>>()` is the pool's own state.
 pub struct ZPort;
-impl Port for ZPort {
+// SAFETY: no heap (the default NULL).
+unsafe impl Port for ZPort {
     fn now_ms(&self) -> u32 {
         0
     }
@@ -25,7 +26,8 @@ impl Port for ZPort {
 
 /// A zero-size queue, so `size_of::<Target<ZQueue>>()` is a target's own state.
 pub struct ZQueue;
-impl Queue for ZQueue {
+// SAFETY: forwards to the C port's k_msgq (see capi's ExternQueue).
+unsafe impl Queue for ZQueue {
     fn item_size(&self) -> usize {
         0
     }
