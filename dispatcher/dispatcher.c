@@ -50,6 +50,8 @@ static bool queue_registered_elsewhere(const struct k_msgq *q, int except)
 	return false;
 }
 
+static size_t reg_list_len;
+
 /* With reg_lock held. */
 static void publish_list(void)
 {
@@ -60,10 +62,26 @@ static void publish_list(void)
 			reg_list[n++] = &reg_target[i];
 		}
 	}
+	reg_list_len = n;
+}
+
 #if defined(__ZEPHYR__) && defined(CONFIG_DISPATCHER_POOL_SHELL)
-	dispatcher_pool_shell_set_targets(reg_list, n);
-#else
-	(void)n;
+/* The shell's view of the registry: the registered targets, under reg_lock, so that a
+ * re-registration never rewrites a target the shell is reading.
+ */
+static void visit_registered(dispatcher_pool_targets_visitor_t fn, void *arg)
+{
+	dispatcher_os_lock(&reg_lock);
+	fn(reg_list, reg_list_len, arg);
+	dispatcher_os_unlock(&reg_lock);
+}
+#endif
+
+/* Without reg_lock held (the shell takes its lock, then reg_lock). */
+static void share_with_shell(void)
+{
+#if defined(__ZEPHYR__) && defined(CONFIG_DISPATCHER_POOL_SHELL)
+	dispatcher_pool_shell_set_target_source(visit_registered);
 #endif
 }
 
@@ -113,6 +131,7 @@ static int register_queue(dispatch_target_t target, struct k_msgq *q, enum reg_m
 	}
 	publish_list();
 	dispatcher_os_unlock(&reg_lock);
+	share_with_shell();
 	return 0;
 }
 
@@ -121,6 +140,7 @@ int dispatcher_init(void)
 	dispatcher_os_lock(&reg_lock);
 	publish_list();
 	dispatcher_os_unlock(&reg_lock);
+	share_with_shell();
 	return dispatcher_pool_init();
 }
 

@@ -185,18 +185,13 @@ void dispatcher_pool_msg_unref(pool_msg_t *msg)
 
 dispatcher_msg_ptr_t *dispatcher_pool_get_msg(pool_msg_t *msg)
 {
-	if (msg == NULL || msg_pool_of(msg) == NULL) {
-		return NULL;
-	}
-	return (dispatcher_msg_ptr_t *)(void *)msg->msg;
+	/* NULL, foreign, misaligned and free entries: NULL (checked before any access). */
+	return (dispatcher_msg_ptr_t *)(void *)msg_message(msg);
 }
 
 const dispatcher_msg_ptr_t *dispatcher_pool_get_msg_const(const pool_msg_t *msg)
 {
-	if (msg == NULL || msg_pool_of(msg) == NULL) {
-		return NULL;
-	}
-	return (const dispatcher_msg_ptr_t *)(const void *)msg->msg;
+	return (const dispatcher_msg_ptr_t *)(const void *)msg_message(msg);
 }
 
 size_t dispatcher_pool_payload_size(dispatcher_pool_type_t type)
@@ -297,6 +292,7 @@ static int self_test_pool(struct msg_pool *pool, struct k_msgq *q)
 		(void)msg_unref(p);
 		return rc;
 	}
+	(void)msg_target_purge(&t); /* the private queue starts empty */
 	memcpy(p->msg->data, pattern, len);
 	p->msg->message_len = (uint32_t)len;
 	msg_target_t *list[1] = {&t};
@@ -307,6 +303,7 @@ static int self_test_pool(struct msg_pool *pool, struct k_msgq *q)
 	}
 	rc = msg_receive(&t, 0, &r, NULL);
 	if (rc != 0) {
+		(void)msg_target_purge(&t); /* nothing stays behind in the private queue */
 		return rc;
 	}
 	rc = (r == p && r->msg->message_len == len && memcmp(r->msg->data, pattern, len) == 0 &&

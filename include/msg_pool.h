@@ -834,6 +834,16 @@ int msg_unref(struct pool_msg_t *p);
 struct msg_pool *msg_pool_of(const struct pool_msg_t *p);
 
 /**
+ * The message of a held entry of any pool, or NULL when `p` is NULL, no pool's descriptor,
+ * a pointer into the middle of one, or a free entry (never dereferenced before those checks).
+ * What the firmware layer reads a received entry through (`dispatcher_pool_get_msg`,
+ * `dispatcher_module_process_ptr_compat`). ISR-safe.
+ *
+ * The caller must hold a reference for the message to stay valid after the call.
+ */
+struct dispatcher_msg_t *msg_message(const struct pool_msg_t *p);
+
+/**
  * The held entry whose message is `msg`, in any pool, or NULL when `msg` is not the message
  * of a held entry (for example a value-mode copy, which the caller owns and must copy to keep).
  * Lets a `process_msg(const dispatcher_msg_t *)` callback take a reference with `msg_ref`.

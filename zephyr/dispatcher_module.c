@@ -28,7 +28,10 @@ static size_t dm_queues_used;
 
 static K_MUTEX_DEFINE(dm_lock);
 
-struct k_msgq *dispatcher_ptr_queue_create_register(dispatch_target_t target, uint16_t queue_len)
+/* A pointer queue of queue_len slots from the static areas, not registered; NULL when the areas
+ * are used up.
+ */
+static struct k_msgq *ptr_queue_create(dispatch_target_t target, uint16_t queue_len)
 {
 	struct k_msgq *q = NULL;
 
@@ -46,19 +49,27 @@ struct k_msgq *dispatcher_ptr_queue_create_register(dispatch_target_t target, ui
 	if (q == NULL) {
 		LOG_ERR("%s: no room for a queue of %u (CONFIG_DISPATCHER_MODULE_QUEUES, _QUEUE_SLOTS)",
 			target_names[target], queue_len);
-		return NULL;
 	}
-	if (dispatcher_register_ptr_queue(target, q) != 0) {
+	return q;
+}
+
+struct k_msgq *dispatcher_ptr_queue_create_register(dispatch_target_t target, uint16_t queue_len)
+{
+	struct k_msgq *q = ptr_queue_create(target, queue_len);
+
+	if (q == NULL || dispatcher_register_ptr_queue(target, q) != 0) {
 		return NULL;
 	}
 	return q;
 }
 
-/* Hands a received entry (validated) to the module in place, then releases it. */
-static void process_entry(dispatcher_module_t *m, pool_msg_t *pmsg)
+/* Hands a received entry's message (msg: msg_message(pmsg), checked) to the module in place,
+ * then releases the entry.
+ */
+static void process_entry(dispatcher_module_t *m, pool_msg_t *pmsg, const dispatcher_msg_t *msg)
 {
 	if (m->process_msg != NULL) {
-		m->process_msg(pmsg->msg);
+		m->process_msg(msg);
 	}
 	m->processed++;
 	dispatcher_pool_msg_unref(pmsg);
@@ -69,11 +80,14 @@ void dispatcher_module_process_ptr_compat(dispatcher_module_t *m, pool_msg_t *pm
 	if (m == NULL || pmsg == NULL) {
 		return;
 	}
-	if (msg_pool_of(pmsg) == NULL) {
-		LOG_WRN("%s: %p is no pool's entry, dropped", m->name, (void *)pmsg);
+	/* NULL, foreign, misaligned and free entries are refused before any access. */
+	const dispatcher_msg_t *msg = msg_message(pmsg);
+
+	if (msg == NULL) {
+		LOG_WRN("%s: %p is no held pool entry, dropped", m->name, (void *)pmsg);
 		return;
 	}
-	process_entry(m, pmsg);
+	process_entry(m, pmsg, msg);
 }
 
 static void warn_queue_depth(dispatcher_module_t *m)
@@ -154,7 +168,7 @@ static void module_thread(void *arg, void *unused1, void *unused2)
 		int rc = msg_receive(&m->z_rx, wait, &p, NULL);
 
 		if (rc == 0) {
-			process_entry(m, p); /* msg_receive validated it */
+			process_entry(m, p, p->msg); /* msg_receive validated it */
 		} else if (rc != -EAGAIN) {
 			LOG_WRN("%s: receive failed (%d)", m->name, rc);
 		}
@@ -216,20 +230,19 @@ int dispatcher_module_start(dispatcher_module_t *m)
 	if (m->z_started) {
 		return -EALREADY;
 	}
+	/* Everything that can fail comes before the registration: a refused start leaves no queue
+	 * registered under the module's id (a registered queue nobody reads would pin every
+	 * message broadcast to it).
+	 */
 	if (m->queue == NULL) {
 		if (m->queue_len == 0) {
 			return -EINVAL;
 		}
-		m->queue = dispatcher_ptr_queue_create_register(m->target, m->queue_len);
+		m->queue = ptr_queue_create(m->target, m->queue_len);
 		if (m->queue == NULL) {
 			return -ENOMEM;
 		}
-	} else if (m->z_register) {
-		int rc = dispatcher_register_ptr_queue(m->target, m->queue);
-
-		if (rc != 0) {
-			return rc;
-		}
+		m->z_register = true; /* the dispatcher's own queue: always registered */
 	}
 	memset(&m->z_rx, 0, sizeof(m->z_rx));
 	int rc = msg_target_init(&m->z_rx, m->queue, DISPATCH_MODE_POINTER, (uint16_t)m->target);
@@ -238,9 +251,15 @@ int dispatcher_module_start(dispatcher_module_t *m)
 		LOG_ERR("%s: its queue does not carry pointers (%d)", m->name, rc);
 		return rc;
 	}
-	rc = take_thread(m);
+	rc = take_thread(m); /* kept by m on a later failure: a retry reuses it */
 	if (rc != 0) {
 		return rc;
+	}
+	if (m->z_register) {
+		rc = dispatcher_register_ptr_queue(m->target, m->queue);
+		if (rc != 0) {
+			return rc;
+		}
 	}
 	m->next_step = 0;
 	m->last_queue_warn = 0;

@@ -21,13 +21,42 @@
 #include "msg_pool.h"
 #include "dispatcher_pool_zephyr.h"
 
+/* The targets the shell reports: an application's list, or a source (the dispatcher's
+ * registry) that lends its targets under its own lock. Guarded by targets_lock.
+ */
 static msg_target_t *const *shell_targets;
 static size_t shell_n_targets;
+static dispatcher_pool_targets_source_t shell_source;
+static K_MUTEX_DEFINE(targets_lock);
 
 void dispatcher_pool_shell_set_targets(msg_target_t *const *targets, size_t n)
 {
+	k_mutex_lock(&targets_lock, K_FOREVER);
 	shell_targets = targets;
 	shell_n_targets = targets == NULL ? 0 : MIN(n, DISPATCHER_JSON_TARGETS_MAX);
+	shell_source = NULL;
+	k_mutex_unlock(&targets_lock);
+}
+
+void dispatcher_pool_shell_set_target_source(dispatcher_pool_targets_source_t source)
+{
+	k_mutex_lock(&targets_lock, K_FOREVER);
+	shell_source = source;
+	shell_targets = NULL;
+	shell_n_targets = 0;
+	k_mutex_unlock(&targets_lock);
+}
+
+/* Calls fn with the targets, which stay valid and unchanged until it returns. */
+static void with_targets(dispatcher_pool_targets_visitor_t fn, void *arg)
+{
+	k_mutex_lock(&targets_lock, K_FOREVER);
+	if (shell_source != NULL) {
+		shell_source(fn, arg);
+	} else {
+		fn(shell_targets, shell_n_targets, arg);
+	}
+	k_mutex_unlock(&targets_lock);
 }
 
 /* ----- the created pools, oldest first -------------------------------------------------------- */
@@ -76,12 +105,15 @@ static const char *pname(const struct msg_pool *p)
 
 /* ----- pool stats ----------------------------------------------------------------------------- */
 
-static void print_targets(const struct shell *sh)
+static void print_targets_of(msg_target_t *const *targets, size_t n, void *arg)
 {
-	for (size_t i = 0; i < shell_n_targets; i++) {
+	const struct shell *sh = arg;
+
+	n = MIN(n, DISPATCHER_JSON_TARGETS_MAX);
+	for (size_t i = 0; i < n; i++) {
 		struct msg_target_stats ts;
 
-		if (msg_target_stats(shell_targets[i], &ts) == 0) {
+		if (msg_target_stats(targets[i], &ts) == 0) {
 			shell_print(sh, "target %u: delivered %u failed %u queued %u", ts.id,
 				    ts.delivered, ts.failed, ts.queued);
 #ifdef CONFIG_DISPATCHER_POOL_TIMING
@@ -94,6 +126,11 @@ static void print_targets(const struct shell *sh)
 #endif
 		}
 	}
+}
+
+static void print_targets(const struct shell *sh)
+{
+	with_targets(print_targets_of, (void *)sh);
 }
 
 static int stats_one(const struct shell *sh, struct msg_pool *p)
@@ -159,16 +196,32 @@ static int cmd_stats(const struct shell *sh, size_t argc, char **argv)
 	return 0;
 }
 
+struct json_call {
+	char *buf;
+	size_t len;
+	int rc;
+};
+
+static void json_of(msg_target_t *const *targets, size_t n, void *arg)
+{
+	struct json_call *c = arg;
+
+	c->rc = msg_pool_stats_json_all(c->buf, c->len, targets,
+					MIN(n, DISPATCHER_JSON_TARGETS_MAX));
+}
+
 static int cmd_stats_json(const struct shell *sh, size_t argc, char **argv)
 {
 	static char buf[CONFIG_DISPATCHER_POOL_SHELL_JSON_SIZE];
 	static K_MUTEX_DEFINE(buf_lock);
+	struct json_call call = {.buf = buf, .len = sizeof(buf)};
 	int rc;
 
 	ARG_UNUSED(argc);
 	ARG_UNUSED(argv);
 	k_mutex_lock(&buf_lock, K_FOREVER);
-	rc = msg_pool_stats_json_all(buf, sizeof(buf), shell_targets, shell_n_targets);
+	with_targets(json_of, &call);
+	rc = call.rc;
 	if (rc >= 0) {
 		shell_print(sh, "%s", buf);
 	}
@@ -247,6 +300,22 @@ static void print_leak(const struct shell *sh, const struct msg_pool *p, const s
 	}
 }
 
+struct leaks_call {
+	struct msg_pool *p;
+	uint32_t ms;
+	struct pool_leak *out;
+	size_t max;
+	int n;
+};
+
+static void leaks_of(msg_target_t *const *targets, size_t n, void *arg)
+{
+	struct leaks_call *c = arg;
+
+	c->n = msg_pool_leaks(c->p, c->ms, targets, MIN(n, DISPATCHER_JSON_TARGETS_MAX), c->out,
+			      c->max);
+}
+
 static int leaks_one(const struct shell *sh, struct msg_pool *p, uint32_t ms)
 {
 	static struct pool_leak leaks[DISPATCHER_LEAKS_MAX];
@@ -254,7 +323,10 @@ static int leaks_one(const struct shell *sh, struct msg_pool *p, uint32_t ms)
 	int n;
 
 	k_mutex_lock(&leaks_lock, K_FOREVER);
-	n = msg_pool_leaks(p, ms, shell_targets, shell_n_targets, leaks, ARRAY_SIZE(leaks));
+	struct leaks_call call = {.p = p, .ms = ms, .out = leaks, .max = ARRAY_SIZE(leaks)};
+
+	with_targets(leaks_of, &call);
+	n = call.n;
 	if (n < 0) {
 		k_mutex_unlock(&leaks_lock);
 		shell_error(sh, "msg_pool_leaks(%s): %d", pname(p), n);

@@ -27,7 +27,7 @@
 //! | `registry.rs` | the list of created pools, finding an entry's pool, the default pool |
 //! | `init.rs` | `msg_pool_init`, `msg_pool_set_default`, `pool_init`, `pool_init_ex` |
 //! | `alloc.rs` | allocation per pool and on the default pool |
-//! | `refs.rs` | `msg_ref`, `msg_unref`, `msg_pool_of`, `pool_msg_from_msg` |
+//! | `refs.rs` | `msg_ref`, `msg_unref`, `msg_pool_of`, `msg_message`, `pool_msg_from_msg` |
 //! | `targets.rs` | targets, broadcast, receive, purge |
 //! | `diagnostics.rs` | stats, JSON, check, leaks; sizes |
 //! | `extern_port.rs`, `convert.rs` | the C port behind the core's traits; C-boundary helpers |

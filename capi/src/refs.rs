@@ -70,6 +70,20 @@ pub extern "C" fn msg_pool_of(p: *const pool_msg_t) -> *mut msg_pool {
     pool_of(p.cast()).map_or(core::ptr::null_mut(), |(c, _)| c)
 }
 
+/// The message of a held entry of any pool, or NULL when `p` is NULL, no pool's descriptor,
+/// a pointer into the middle of one, or a free entry (never dereferenced before those checks).
+/// What the firmware layer reads a received entry through (`dispatcher_pool_get_msg`,
+/// `dispatcher_module_process_ptr_compat`). ISR-safe.
+///
+/// The caller must hold a reference for the message to stay valid after the call.
+#[no_mangle]
+pub extern "C" fn msg_message(p: *const pool_msg_t) -> *mut dispatcher_msg_t {
+    let p = p.cast::<Descriptor>();
+    pool_of(p)
+        .and_then(|(_, pool)| pool.held(p))
+        .map_or(core::ptr::null_mut(), |d| d.msg_ptr().cast())
+}
+
 /// The held entry whose message is `msg`, in any pool, or NULL when `msg` is not the message
 /// of a held entry (for example a value-mode copy, which the caller owns and must copy to keep).
 /// Lets a `process_msg(const dispatcher_msg_t *)` callback take a reference with `msg_ref`.

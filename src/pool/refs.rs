@@ -32,6 +32,18 @@ impl<'a, P: Port> Pool<'a, P> {
         Ok(index)
     }
 
+    /// The descriptor `p` designates if it is one of ours and held (refcount above 0):
+    /// [`PoolError::Null`], [`PoolError::ForeignPointer`], [`PoolError::MisalignedPointer`] or
+    /// [`PoolError::RefOfFree`] otherwise. What a C caller's pointer must pass before its
+    /// message is read.
+    pub fn held(&self, p: *const Descriptor) -> Result<&'a Descriptor, PoolError> {
+        let d = self.descriptor(p)?;
+        if d.refcount() == 0 {
+            return Err(PoolError::RefOfFree);
+        }
+        Ok(d)
+    }
+
     /// The descriptor `p` designates, if it is one of ours (it may be free).
     pub fn descriptor(&self, p: *const Descriptor) -> Result<&'a Descriptor, PoolError> {
         Ok(&self.descs[self.index_of(p)?])

@@ -178,7 +178,13 @@ static void test_send_helpers_and_view(void)
         CHECK_EQ(v->targets[0], TARGET_RGB);
         CHECK_EQ(v->targets[1], TARGET_MAX);
     }
+    /* A held entry's middle, and the same entry once free: refused before any access. */
+    CHECK(dispatcher_pool_get_msg_const((const pool_msg_t *)((const char *)r + 1)) == NULL);
+    CHECK(msg_message((const pool_msg_t *)((const char *)r + sizeof(void *))) == NULL);
     dispatcher_pool_msg_unref(r);
+    CHECK(dispatcher_pool_get_msg_const(r) == NULL);
+    CHECK(dispatcher_pool_get_msg(r) == NULL);
+    CHECK(msg_message(r) == NULL);
     CHECK(dispatcher_pool_get_msg_const(NULL) == NULL);
     int not_an_entry;
     CHECK(dispatcher_pool_get_msg((pool_msg_t *)(void *)&not_an_entry) == NULL);

@@ -196,10 +196,25 @@ int dispatcher_pool_boot_status(void);
 
 /**
  * Lets the shell (pool stats, pool stats json, pool leaks) report these targets' counters and
- * queues too. The array must stay valid; NULL/0 removes them. At most
- * DISPATCHER_JSON_TARGETS_MAX are used.
+ * queues too. The array and its targets must stay valid and initialised while set; NULL/0
+ * removes them. At most DISPATCHER_JSON_TARGETS_MAX are used. Replaces a target source.
  */
 void dispatcher_pool_shell_set_targets(msg_target_t *const *targets, size_t n);
+
+/** Receives targets that stay valid and unchanged until it returns. */
+typedef void (*dispatcher_pool_targets_visitor_t)(msg_target_t *const *targets, size_t n,
+						  void *arg);
+
+/**
+ * A source of targets for the shell: calls fn(targets, n, arg) once, with targets that nobody
+ * re-initialises until fn returns (for example under the source's own lock). The dispatcher's
+ * registry is one (CONFIG_DISPATCHER_API).
+ */
+typedef void (*dispatcher_pool_targets_source_t)(dispatcher_pool_targets_visitor_t fn,
+						 void *arg);
+
+/** Makes the shell read its targets from source (NULL: none). Replaces a list set before. */
+void dispatcher_pool_shell_set_target_source(dispatcher_pool_targets_source_t source);
 
 #ifdef __cplusplus
 }
