@@ -231,7 +231,7 @@ int dispatcher_broadcast_ptr_u8(pool_msg_t *msg, const uint8_t *targets)
 	return (n == 0 && rc == -EINVAL) ? 0 : rc;
 }
 
-void z_dispatcher_ids_from_targets(const dispatch_target_t *targets, uint8_t ids[TARGET_MAX])
+void dispatcher_priv_ids_from_targets(const dispatch_target_t *targets, uint8_t ids[TARGET_MAX])
 {
 	for (int i = 0; i < (int)TARGET_MAX; i++) {
 		unsigned int id = (unsigned int)targets[i];
@@ -247,7 +247,7 @@ int(dispatcher_broadcast_ptr)(pool_msg_t *msg, const dispatch_target_t *targets)
 	if (targets == NULL) {
 		return dispatcher_broadcast_ptr_u8(msg, NULL);
 	}
-	z_dispatcher_ids_from_targets(targets, ids);
+	dispatcher_priv_ids_from_targets(targets, ids);
 	return dispatcher_broadcast_ptr_u8(msg, ids);
 }
 
@@ -267,7 +267,7 @@ int dispatcher_send(const dispatcher_msg_t *msg)
 
 	if (len > room) {
 		len = room;
-		z_dispatcher_pool_count_truncation(DISPATCHER_POOL_STREAMING);
+		dispatcher_priv_count_truncation(DISPATCHER_POOL_STREAMING);
 	}
 	m->source = msg->source;
 	m->n_targets = msg->n_targets;

@@ -102,7 +102,7 @@ struct msg_pool *dispatcher_pool_get(dispatcher_pool_type_t type)
 	return (unsigned int)type < DISPATCHER_POOL_TYPE_COUNT ? pools[type] : NULL;
 }
 
-void z_dispatcher_pool_count_truncation(dispatcher_pool_type_t type)
+void dispatcher_priv_count_truncation(dispatcher_pool_type_t type)
 {
 	if ((unsigned int)type < DISPATCHER_POOL_TYPE_COUNT) {
 		__atomic_fetch_add(&truncations[type], 1, __ATOMIC_RELAXED);
@@ -220,13 +220,13 @@ pool_msg_t *dispatcher_pool_send_ptr_params(const dispatcher_pool_send_params_t 
 
 	if (len > room) {
 		len = room;
-		z_dispatcher_pool_count_truncation(params->type);
+		dispatcher_priv_count_truncation(params->type);
 	}
 	m->source = (uint16_t)params->source;
 	m->context = params->context;
 	memset(m->targets, TARGET_MAX, sizeof(m->targets));
 	if (params->targets != NULL) {
-		z_dispatcher_ids_from_targets(params->targets, m->targets);
+		dispatcher_priv_ids_from_targets(params->targets, m->targets);
 	}
 	m->n_targets = TARGET_MAX;
 	if (len > 0) {

@@ -105,9 +105,9 @@ _Static_assert(TARGET_MAX <= DISPATCHER_TARGETS_MAX,
  */
 #define dispatcher_fill_targets(targets_array)                                                     \
 	do {                                                                                       \
-		for (size_t z_dft_i = 0;                                                           \
-		     z_dft_i < sizeof(targets_array) / sizeof((targets_array)[0]); ++z_dft_i) {    \
-			(targets_array)[z_dft_i] = TARGET_MAX;                                     \
+		for (size_t dft_i_ = 0;                                                            \
+		     dft_i_ < sizeof(targets_array) / sizeof((targets_array)[0]); ++dft_i_) {      \
+			(targets_array)[dft_i_] = TARGET_MAX;                                      \
 		}                                                                                  \
 	} while (0)
 

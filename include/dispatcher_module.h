@@ -79,17 +79,17 @@ typedef struct dispatcher_module {
 	uint32_t steps;
 	uint32_t queue_warnings;
 	/** The period the schedule was computed with. */
-	uint32_t z_period;
+	uint32_t priv_period;
 	/** The receive side of its queue. */
-	msg_target_t z_rx;
+	msg_target_t priv_rx;
 	/** Thread and stack: from the static areas, or from DISPATCHER_MODULE_DEFINE. */
-	struct k_thread *z_thread;
-	k_thread_stack_t *z_stack;
-	size_t z_stack_bytes;
+	struct k_thread *priv_thread;
+	k_thread_stack_t *priv_stack;
+	size_t priv_stack_bytes;
 	/** DISPATCHER_MODULE_DEFINE: register `queue` under `target` at start. */
-	bool z_register;
+	bool priv_register;
 	/** Started (a second start is -EALREADY). */
-	bool z_started;
+	bool priv_started;
 } dispatcher_module_t;
 
 /**
@@ -135,10 +135,10 @@ void dispatcher_module_process_ptr_compat(dispatcher_module_t *m, pool_msg_t *pm
 		.step_frame = (step_),                                                             \
 		.step_ms = (step_ms_),                                                             \
 		.queue = &var##_queue,                                                             \
-		.z_thread = &var##_thread,                                                         \
-		.z_stack = var##_stack,                                                            \
-		.z_stack_bytes = K_THREAD_STACK_SIZEOF(var##_stack),                               \
-		.z_register = true,                                                                \
+		.priv_thread = &var##_thread,                                                      \
+		.priv_stack = var##_stack,                                                         \
+		.priv_stack_bytes = K_THREAD_STACK_SIZEOF(var##_stack),                            \
+		.priv_register = true,                                                             \
 	}
 
 #ifdef __cplusplus

@@ -117,18 +117,18 @@ static int32_t until_next_step(dispatcher_module_t *m)
 	uint32_t period = m->step_ms;
 
 	if (m->step_frame == NULL) {
-		m->z_period = 0;
+		m->priv_period = 0;
 		return -1;
 	}
 	if (period == 0) {
-		m->z_period = 0;
+		m->priv_period = 0;
 		return STEP_POLL_MS;
 	}
 	int64_t now = k_uptime_get();
 
-	if (period != m->z_period) {
+	if (period != m->priv_period) {
 		/* Started, or step_ms changed: a new schedule from now. */
-		m->z_period = period;
+		m->priv_period = period;
 		m->next_step = now + period;
 	}
 	int64_t wait = m->next_step - now;
@@ -138,7 +138,7 @@ static int32_t until_next_step(dispatcher_module_t *m)
 
 static void run_step_if_due(dispatcher_module_t *m)
 {
-	if (m->z_period == 0 || m->step_frame == NULL) {
+	if (m->priv_period == 0 || m->step_frame == NULL) {
 		return;
 	}
 	int64_t start = k_uptime_get();
@@ -150,7 +150,7 @@ static void run_step_if_due(dispatcher_module_t *m)
 	m->steps++;
 	/* Whole periods from the schedule, not from now: no drift; missed periods are skipped. */
 	do {
-		m->next_step += m->z_period;
+		m->next_step += m->priv_period;
 	} while (m->next_step <= start);
 }
 
@@ -165,7 +165,7 @@ static void module_thread(void *arg, void *unused1, void *unused2)
 		pool_msg_t *p = NULL;
 
 		warn_queue_depth(m);
-		int rc = msg_receive(&m->z_rx, wait, &p, NULL);
+		int rc = msg_receive(&m->priv_rx, wait, &p, NULL);
 
 		if (rc == 0) {
 			process_entry(m, p, p->msg); /* msg_receive validated it */
@@ -179,7 +179,7 @@ static void module_thread(void *arg, void *unused1, void *unused2)
 /* A thread object and stack for m: its own (DISPATCHER_MODULE_DEFINE) or from the areas. */
 static int take_thread(dispatcher_module_t *m)
 {
-	if (m->z_thread != NULL && m->z_stack != NULL) {
+	if (m->priv_thread != NULL && m->priv_stack != NULL) {
 		return 0;
 	}
 	size_t want = m->stack_size != 0 ? m->stack_size : CONFIG_DISPATCHER_MODULE_STACK_SIZE;
@@ -189,9 +189,9 @@ static int take_thread(dispatcher_module_t *m)
 	if (dm_threads_used >= ARRAY_SIZE(dm_threads)) {
 		rc = -ENOMEM;
 	} else if (want <= K_THREAD_STACK_SIZEOF(dm_stacks[0])) {
-		m->z_thread = &dm_threads[dm_threads_used];
-		m->z_stack = dm_stacks[dm_threads_used];
-		m->z_stack_bytes = K_THREAD_STACK_SIZEOF(dm_stacks[0]);
+		m->priv_thread = &dm_threads[dm_threads_used];
+		m->priv_stack = dm_stacks[dm_threads_used];
+		m->priv_stack_bytes = K_THREAD_STACK_SIZEOF(dm_stacks[0]);
 		dm_threads_used++;
 	} else {
 #ifdef CONFIG_DYNAMIC_THREAD
@@ -200,9 +200,9 @@ static int take_thread(dispatcher_module_t *m)
 		if (stack == NULL) {
 			rc = -ENOMEM;
 		} else {
-			m->z_thread = &dm_threads[dm_threads_used++];
-			m->z_stack = stack;
-			m->z_stack_bytes = want;
+			m->priv_thread = &dm_threads[dm_threads_used++];
+			m->priv_stack = stack;
+			m->priv_stack_bytes = want;
 		}
 #else
 		rc = -ENOMEM;
@@ -227,7 +227,7 @@ int dispatcher_module_start(dispatcher_module_t *m)
 	if (m->name == NULL) {
 		m->name = target_names[m->target];
 	}
-	if (m->z_started) {
+	if (m->priv_started) {
 		return -EALREADY;
 	}
 	/* Everything that can fail comes before the registration: a refused start leaves no queue
@@ -242,10 +242,10 @@ int dispatcher_module_start(dispatcher_module_t *m)
 		if (m->queue == NULL) {
 			return -ENOMEM;
 		}
-		m->z_register = true; /* the dispatcher's own queue: always registered */
+		m->priv_register = true; /* the dispatcher's own queue: always registered */
 	}
-	memset(&m->z_rx, 0, sizeof(m->z_rx));
-	int rc = msg_target_init(&m->z_rx, m->queue, DISPATCH_MODE_POINTER, (uint16_t)m->target);
+	memset(&m->priv_rx, 0, sizeof(m->priv_rx));
+	int rc = msg_target_init(&m->priv_rx, m->queue, DISPATCH_MODE_POINTER, (uint16_t)m->target);
 
 	if (rc != 0) {
 		LOG_ERR("%s: its queue does not carry pointers (%d)", m->name, rc);
@@ -255,7 +255,7 @@ int dispatcher_module_start(dispatcher_module_t *m)
 	if (rc != 0) {
 		return rc;
 	}
-	if (m->z_register) {
+	if (m->priv_register) {
 		rc = dispatcher_register_ptr_queue(m->target, m->queue);
 		if (rc != 0) {
 			return rc;
@@ -263,14 +263,14 @@ int dispatcher_module_start(dispatcher_module_t *m)
 	}
 	m->next_step = 0;
 	m->last_queue_warn = 0;
-	m->z_period = 0;
-	m->z_started = true;
-	k_tid_t tid = k_thread_create(m->z_thread, m->z_stack, m->z_stack_bytes, module_thread, m,
+	m->priv_period = 0;
+	m->priv_started = true;
+	k_tid_t tid = k_thread_create(m->priv_thread, m->priv_stack, m->priv_stack_bytes, module_thread, m,
 				      NULL, NULL, m->task_prio, 0, K_NO_WAIT);
 
 	(void)k_thread_name_set(tid, m->name);
 	LOG_INF("%s: started (stack %u B, queue %u, step %u ms)", m->name,
-		(unsigned int)m->z_stack_bytes,
+		(unsigned int)m->priv_stack_bytes,
 		k_msgq_num_used_get(m->queue) + k_msgq_num_free_get(m->queue),
 		(unsigned int)m->step_ms);
 	return 0;
