@@ -276,6 +276,32 @@ ZTEST(dispatcher_module, test_start_refusals)
 	zassert_false(dispatcher_has_ptr_queue(TARGET_NOQ));
 }
 
+/* A start refused for room (a stack above the static slots, no CONFIG_DYNAMIC_THREAD) leaves
+ * nothing registered: a broadcast to its id is unrouted and pins no entry. Static: a retry
+ * reuses the queue the first attempt took from the area.
+ */
+static dispatcher_module_t big_mod = {
+	.name = "big",
+	.target = TARGET_NOQ,
+	.queue_len = 4,
+	.stack_size = 8 * CONFIG_DISPATCHER_MODULE_STACK_SIZE,
+	.task_prio = 5,
+};
+
+ZTEST(dispatcher_module, test_start_refused_for_room_registers_nothing)
+{
+	dispatch_target_t t[TARGET_MAX];
+	uint32_t unrouted = dispatcher_unrouted_count(TARGET_NOQ);
+
+	zassert_equal(dispatcher_module_start(&big_mod), -ENOMEM);
+	zassert_false(dispatcher_has_ptr_queue(TARGET_NOQ), "a refused start registered its queue");
+	targets_to(t, TARGET_NOQ, TARGET_MAX);
+	zassert_not_null(
+		dispatcher_pool_send_ptr(DISPATCHER_POOL_STREAMING, SOURCE_SEED, t, NULL, 0, NULL));
+	zassert_equal(dispatcher_unrouted_count(TARGET_NOQ), unrouted + 1);
+	zassert_equal(in_use(DISPATCHER_POOL_STREAMING), 0, "the message was pinned");
+}
+
 ZTEST(dispatcher_module, test_process_order_in_place)
 {
 	dispatch_target_t t[TARGET_MAX];
