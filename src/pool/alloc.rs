@@ -118,11 +118,14 @@ impl<'a, P: Port> Pool<'a, P> {
                     continue; // pop again, flagging the list if it is still empty
                 }
                 (Timeout::Millis(ms), Some(start)) => {
+                    // The clock counts whole milliseconds, so a reading of `ms` can come up to
+                    // 1 ms of real time early: the wait ends once `ms + 1` have been read, and
+                    // so never before its timeout (as `K_MSEC` rounds up to ticks).
                     let elapsed = self.port.now_ms().wrapping_sub(start);
-                    if elapsed >= ms {
+                    if elapsed > ms {
                         break Err(PoolError::Timeout);
                     }
-                    Timeout::Millis((ms - elapsed).min(WAIT_SLICE_MS))
+                    Timeout::Millis((ms.saturating_add(1) - elapsed).min(WAIT_SLICE_MS))
                 }
                 // Forever, in bounded slices.
                 (Timeout::Forever, Some(_)) => Timeout::Millis(WAIT_SLICE_MS),
@@ -263,5 +266,52 @@ mod tests {
             unsafe { p.unref_raw(d) }.unwrap();
         });
         p.check().unwrap();
+    }
+
+    /// A port whose clock runs in microseconds but reads whole milliseconds, and whose
+    /// semaphore never gets a give and returns 1 µs before its timeout (a spurious early
+    /// wake-up, which the semaphore contract allows).
+    struct SteppedClock {
+        us: std::sync::atomic::AtomicU64,
+    }
+
+    // SAFETY: no heap (the default NULL).
+    unsafe impl Port for SteppedClock {
+        fn now_ms(&self) -> u32 {
+            (self.us.load(Ordering::SeqCst) / 1000) as u32
+        }
+        fn sem_take(&self, timeout: Timeout) -> bool {
+            if let Timeout::Millis(ms) = timeout {
+                self.us
+                    .fetch_add(u64::from(ms) * 1000 - 1, Ordering::SeqCst);
+            }
+            false
+        }
+        fn sem_give(&self) {}
+    }
+
+    #[test]
+    fn a_timed_wait_never_ends_before_its_timeout_on_a_millisecond_clock() {
+        for start_us in [0, 1, 500, 999] {
+            let port = SteppedClock {
+                us: std::sync::atomic::AtomicU64::new(start_us),
+            };
+            let h = crate::host::OwnedPool::with_port(port, PoolConfig::new(1, 8)).unwrap();
+            let p = h.pool();
+            let held = p.try_alloc().unwrap();
+            for ms in [1, 10, 120] {
+                let before = p.port().us.load(Ordering::SeqCst);
+                assert_eq!(
+                    p.alloc_blocking(Timeout::Millis(ms)).err(),
+                    Some(PoolError::Timeout)
+                );
+                let waited = p.port().us.load(Ordering::SeqCst) - before;
+                assert!(
+                    waited >= u64::from(ms) * 1000,
+                    "start {start_us} us, timeout {ms} ms: ended after {waited} us"
+                );
+            }
+            drop(held);
+        }
     }
 }
