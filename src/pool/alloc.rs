@@ -118,14 +118,16 @@ impl<'a, P: Port> Pool<'a, P> {
                     continue; // pop again, flagging the list if it is still empty
                 }
                 (Timeout::Millis(ms), Some(start)) => {
-                    // The clock counts whole milliseconds, so a reading of `ms` can come up to
-                    // 1 ms of real time early: the wait ends once `ms + 1` have been read, and
-                    // so never before its timeout (as `K_MSEC` rounds up to ticks).
+                    // The clock counts whole milliseconds, so a reading of exactly `ms` can
+                    // come up to 1 ms of real time early: the wait ends only once more than
+                    // `ms` have been read (never before its timeout); a reading of exactly
+                    // `ms` waits 1 ms more. The first wait asks for `ms` itself, so a tick-based
+                    // port (`K_MSEC` rounds up to ticks) does not wait an extra tick.
                     let elapsed = self.port.now_ms().wrapping_sub(start);
-                    if elapsed > ms {
+                    if elapsed > ms || ms == 0 {
                         break Err(PoolError::Timeout);
                     }
-                    Timeout::Millis((ms.saturating_add(1) - elapsed).min(WAIT_SLICE_MS))
+                    Timeout::Millis((ms - elapsed).clamp(1, WAIT_SLICE_MS))
                 }
                 // Forever, in bounded slices.
                 (Timeout::Forever, Some(_)) => Timeout::Millis(WAIT_SLICE_MS),
