@@ -89,11 +89,7 @@ impl<'a, P: Port> Pool<'a, P> {
     /// # Safety
     /// The caller owns one reference to `p` and hands it to the returned handle.
     pub unsafe fn from_raw(&self, p: *const Descriptor) -> Result<Msg<'_, 'a, P>, PoolError> {
-        let desc = self.descriptor(p)?;
-        if desc.refcount() == 0 {
-            return Err(PoolError::RefOfFree);
-        }
-        Ok(Msg { pool: self, desc })
+        self.held(p).map(|desc| Msg { pool: self, desc })
     }
 }
 
