@@ -47,12 +47,29 @@ void dispatcher_pool_shell_set_target_source(dispatcher_pool_targets_source_t so
 	k_mutex_unlock(&targets_lock);
 }
 
-/* Calls fn with the targets, which stay valid and unchanged until it returns. */
+struct clamped_call {
+	dispatcher_pool_targets_visitor_t fn;
+	void *arg;
+};
+
+/* A source's targets, at most DISPATCHER_JSON_TARGETS_MAX of them (as set_targets keeps). */
+static void clamped(msg_target_t *const *targets, size_t n, void *arg)
+{
+	struct clamped_call *c = arg;
+
+	c->fn(targets, MIN(n, DISPATCHER_JSON_TARGETS_MAX), c->arg);
+}
+
+/* Calls fn with the targets (at most DISPATCHER_JSON_TARGETS_MAX), which stay valid and
+ * unchanged until it returns.
+ */
 static void with_targets(dispatcher_pool_targets_visitor_t fn, void *arg)
 {
 	k_mutex_lock(&targets_lock, K_FOREVER);
 	if (shell_source != NULL) {
-		shell_source(fn, arg);
+		struct clamped_call c = {.fn = fn, .arg = arg};
+
+		shell_source(clamped, &c);
 	} else {
 		fn(shell_targets, shell_n_targets, arg);
 	}
@@ -109,7 +126,6 @@ static void print_targets_of(msg_target_t *const *targets, size_t n, void *arg)
 {
 	const struct shell *sh = arg;
 
-	n = MIN(n, DISPATCHER_JSON_TARGETS_MAX);
 	for (size_t i = 0; i < n; i++) {
 		struct msg_target_stats ts;
 
@@ -206,8 +222,7 @@ static void json_of(msg_target_t *const *targets, size_t n, void *arg)
 {
 	struct json_call *c = arg;
 
-	c->rc = msg_pool_stats_json_all(c->buf, c->len, targets,
-					MIN(n, DISPATCHER_JSON_TARGETS_MAX));
+	c->rc = msg_pool_stats_json_all(c->buf, c->len, targets, n);
 }
 
 static int cmd_stats_json(const struct shell *sh, size_t argc, char **argv)
@@ -312,8 +327,7 @@ static void leaks_of(msg_target_t *const *targets, size_t n, void *arg)
 {
 	struct leaks_call *c = arg;
 
-	c->n = msg_pool_leaks(c->p, c->ms, targets, MIN(n, DISPATCHER_JSON_TARGETS_MAX), c->out,
-			      c->max);
+	c->n = msg_pool_leaks(c->p, c->ms, targets, n, c->out, c->max);
 }
 
 static int leaks_one(const struct shell *sh, struct msg_pool *p, uint32_t ms)
