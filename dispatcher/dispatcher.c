@@ -3,9 +3,14 @@
  * calls over it. Portable: the library's C API and port, and dispatcher_os.h.
  *
  * One msg_target_t per id, in static storage, initialised when a queue is registered and
- * zeroed (refused by every library call) when it is unregistered. The registry's mutex is
- * held across a broadcast, so that unregistering (and purging) a queue never races a
- * broadcast that already looked it up: an entry is never left in a queue nobody reads.
+ * zeroed (refused by every library call) when it is unregistered. Broadcasts read the
+ * registry without a lock: an id is published by storing its mode after its target is
+ * written. Changing an id (registering over it, unregistering) is serialised by the
+ * registry's mutex and first closes the id (mode REG_NONE), then waits until no broadcast is
+ * in flight, and only then purges and rewrites the target: a broadcast either saw the id
+ * closed or has finished with its target, so an entry is never left in a queue nobody reads.
+ * (Sequentially consistent: a broadcast counts itself in flight before it reads a mode, and
+ * a writer closes the mode before it reads the count.)
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -28,6 +33,8 @@ enum reg_mode { REG_NONE = 0, REG_POINTER, REG_VALUE };
 static msg_target_t reg_target[TARGET_MAX];
 static struct k_msgq *reg_queue[TARGET_MAX];
 static uint8_t reg_mode[TARGET_MAX];
+/* Broadcasts between their first read of reg_mode and their last use of a target. */
+static uint32_t reg_inflight;
 static uint32_t reg_unrouted[TARGET_MAX];
 /* The registered targets, for the shell's stats and leak reports. */
 static msg_target_t *reg_list[TARGET_MAX];
@@ -85,6 +92,18 @@ static void share_with_shell(void)
 #endif
 }
 
+/*
+ * With reg_lock held: closes `id` to broadcasts, then waits until none that may have seen it
+ * open is still in flight (they finish without blocking: msg_broadcast never waits).
+ */
+static void close_id(int id)
+{
+	__atomic_store_n(&reg_mode[id], (uint8_t)REG_NONE, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&reg_inflight, __ATOMIC_SEQ_CST) != 0) {
+		dispatcher_os_pause();
+	}
+}
+
 static int register_queue(dispatch_target_t target, struct k_msgq *q, enum reg_mode mode)
 {
 	int id = (int)target;
@@ -111,6 +130,7 @@ static int register_queue(dispatch_target_t target, struct k_msgq *q, enum reg_m
 		return 0;
 	}
 	if (reg_queue[id] != NULL) {
+		close_id(id);
 		/* The old queue: release what it still holds unless another id still feeds it. */
 		if (!queue_registered_elsewhere(reg_queue[id], id)) {
 			int purged = msg_target_purge(&reg_target[id]);
@@ -123,11 +143,12 @@ static int register_queue(dispatch_target_t target, struct k_msgq *q, enum reg_m
 		memset(&reg_target[id], 0, sizeof(reg_target[id]));
 	}
 	reg_queue[id] = q;
-	reg_mode[id] = q != NULL ? (uint8_t)mode : (uint8_t)REG_NONE;
 	if (q != NULL) {
 		(void)msg_target_init(&reg_target[id], q,
 				      mode == REG_POINTER ? DISPATCH_MODE_POINTER : DISPATCH_MODE_VALUE,
 				      (uint16_t)id);
+		/* Publish: a broadcast that reads the mode sees the target written. */
+		__atomic_store_n(&reg_mode[id], (uint8_t)mode, __ATOMIC_SEQ_CST);
 	}
 	publish_list();
 	dispatcher_os_unlock(&reg_lock);
@@ -201,31 +222,26 @@ int dispatcher_broadcast_ptr_u8(pool_msg_t *msg, const uint8_t *targets)
 	if (msg == NULL) {
 		return -EINVAL;
 	}
-	if (dispatcher_port_in_isr()) {
-		/* The registry's mutex cannot be taken here: hand ISR events to a thread first. */
-		(void)msg_broadcast(msg, NULL, 0);
-		return -EPERM;
-	}
 	if (targets == NULL) {
 		/* Refused, but the reference is still consumed (and the drop counted). */
 		return msg_broadcast(msg, NULL, 0);
 	}
 
-	dispatcher_os_lock(&reg_lock);
+	__atomic_fetch_add(&reg_inflight, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < (int)TARGET_MAX; i++) {
 		unsigned int id = targets[i];
 
 		if (id >= (unsigned int)TARGET_MAX) {
 			continue; /* the sentinel, or no module */
 		}
-		if (reg_mode[id] == REG_NONE) {
+		if (__atomic_load_n(&reg_mode[id], __ATOMIC_SEQ_CST) == REG_NONE) {
 			__atomic_fetch_add(&reg_unrouted[id], 1, __ATOMIC_RELAXED);
 			continue;
 		}
 		list[n++] = &reg_target[id];
 	}
 	rc = msg_broadcast(msg, list, n);
-	dispatcher_os_unlock(&reg_lock);
+	__atomic_fetch_sub(&reg_inflight, 1, __ATOMIC_RELEASE);
 
 	/* No target at all: the entry was released and the drop counted; that is 0 queues. */
 	return (n == 0 && rc == -EINVAL) ? 0 : rc;

@@ -27,6 +27,8 @@
 #define DISPATCHER_OS_MUTEX_DEFINE(name) static K_MUTEX_DEFINE(name)
 #define dispatcher_os_lock(m)   ((void)k_mutex_lock((m), K_FOREVER))
 #define dispatcher_os_unlock(m) ((void)k_mutex_unlock(m))
+/* Let any other thread run, lower priorities included. */
+#define dispatcher_os_pause()   ((void)k_msleep(1))
 
 /* Defines `static struct k_msgq name` of `depth` pointer items. */
 #define DISPATCHER_OS_PTR_QUEUE_DEFINE(name, depth)                                                 \
@@ -35,6 +37,7 @@
 #else /* POSIX */
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 
 #include "dispatcher_pool_posix.h"
@@ -55,6 +58,7 @@
 #define DISPATCHER_OS_MUTEX_DEFINE(name) static pthread_mutex_t name = PTHREAD_MUTEX_INITIALIZER
 #define dispatcher_os_lock(m)   ((void)pthread_mutex_lock(m))
 #define dispatcher_os_unlock(m) ((void)pthread_mutex_unlock(m))
+#define dispatcher_os_pause()   ((void)sched_yield())
 
 #endif
 

@@ -157,7 +157,8 @@ uint32_t dispatcher_unrouted_count(dispatch_target_t target);
  * Broadcasts pool entry `msg` to every id of `targets` (TARGET_MAX entries, sentinel-filled):
  * pointer queues get the pointer (a reference each), value queues a copy. Ids without a queue
  * are skipped and counted (dispatcher_unrouted_count). The caller's (producer's) reference is
- * always consumed, as in that firmware: do not touch `msg` afterwards. Never waits on a queue.
+ * always consumed, as in that firmware: do not touch `msg` afterwards. Never waits on a queue
+ * and takes no lock: ISR-safe, and a forwarding module never blocks on the registry.
  * Returns how many queues took it (0 is a drop, counted in the pool's stats), -EINVAL (NULL
  * `targets`, a NULL or free `msg`), -EFAULT (`msg` is no pool's entry), -EMSGSIZE
  * (message_len above the pool's payload; the entry is released).

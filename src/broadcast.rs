@@ -18,7 +18,7 @@ use crate::error::PoolError;
 use crate::header::MsgHeader;
 use crate::metrics::Counters;
 use crate::msg::Msg;
-use crate::pool::Pool;
+use crate::pool::{Entry, Pool};
 use crate::port::{Port, Queue};
 use crate::sync::Ordering;
 use crate::target::{Mode, Target};
@@ -73,8 +73,23 @@ impl<'a, P: Port> Pool<'a, P> {
         p: *const Descriptor,
         targets: &[&Target<Q>],
     ) -> Result<usize, PoolError> {
-        let index = self.index_of(p)?;
-        let d = &self.descriptors()[index];
+        // SAFETY: forwarded contract.
+        unsafe { self.broadcast_entry(self.entry(p)?, targets) }
+    }
+
+    /// [`broadcast_raw`](Self::broadcast_raw) of an entry already located (a free entry is
+    /// still refused and nothing changes).
+    ///
+    /// # Safety
+    /// As for [`broadcast_raw`](Self::broadcast_raw); `e` came from this pool's
+    /// [`entry`](Self::entry).
+    pub unsafe fn broadcast_entry<Q: Queue>(
+        &self,
+        e: Entry<'a>,
+        targets: &[&Target<Q>],
+    ) -> Result<usize, PoolError> {
+        let (index, d) = (e.index(), e.descriptor());
+        let p: *const Descriptor = d;
         if d.refcount() == 0 {
             return Err(PoolError::RefOfFree);
         }

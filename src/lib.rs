@@ -107,7 +107,7 @@ pub use descriptor::Descriptor;
 pub use error::PoolError;
 pub use header::{MsgHeader, DISPATCHER_PAYLOAD_MAX, DISPATCHER_TARGETS_MAX};
 pub use msg::Msg;
-pub use pool::{Fallback, Pool, PoolConfig};
+pub use pool::{Entry, Fallback, Pool, PoolConfig};
 pub use port::{Port, Queue, Timeout};
 pub use receive::Received;
 pub use target::{Mode, Target};

@@ -94,6 +94,18 @@ impl<'a, P: Port> Pool<'a, P> {
 }
 
 impl<'p, 'a, P: Port> Msg<'p, 'a, P> {
+    /// The handle of one reference to `desc`, checked by the caller.
+    ///
+    /// # Safety
+    /// `desc` is one of `pool`'s descriptors, held, and the caller hands one reference it owns
+    /// to the handle.
+    #[inline]
+    pub(crate) unsafe fn adopt(pool: &'p Pool<'a, P>, desc: &'a Descriptor) -> Self {
+        Msg { pool, desc }
+    }
+}
+
+impl<'p, 'a, P: Port> Msg<'p, 'a, P> {
     /// The descriptor (what queues and C carry).
     pub fn descriptor(&self) -> &'a Descriptor {
         self.desc

@@ -10,7 +10,7 @@ use crate::error::PoolError;
 use crate::header::MsgHeader;
 use crate::metrics::Counters;
 use crate::msg::Msg;
-use crate::pool::Pool;
+use crate::pool::{Entry, Pool};
 use crate::port::{Port, Queue, Timeout};
 use crate::sync::Ordering;
 use crate::target::{Mode, Target};
@@ -131,18 +131,40 @@ impl<'a, P: Port> Pool<'a, P> {
         p: *const Descriptor,
         target: &Target<Q>,
     ) -> Result<Msg<'_, 'a, P>, PoolError> {
-        // SAFETY: forwarded contract: `p` carries one reference. The item is validated once
-        // here (NULL, foreign, misaligned, free); the handle's drop does not check it again.
-        let msg = unsafe { self.from_raw(p) }.inspect_err(|_| {
+        match self.entry(p) {
+            // SAFETY: forwarded contract.
+            Ok(e) => unsafe { self.accept_entry(e, target) },
+            Err(e) => {
+                Counters::bump(&self.counters.invalid_unrefs);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`accept`](Self::accept) of an entry already located: refuses a free entry (counted in
+    /// `invalid_unrefs`), else records `target` as its holder and returns the handle.
+    ///
+    /// # Safety
+    /// As for [`accept`](Self::accept); `e` came from this pool's [`entry`](Self::entry).
+    #[inline]
+    pub unsafe fn accept_entry<Q: Queue>(
+        &self,
+        e: Entry<'a>,
+        target: &Target<Q>,
+    ) -> Result<Msg<'_, 'a, P>, PoolError> {
+        let d = e.descriptor();
+        if d.refcount() == 0 {
             Counters::bump(&self.counters.invalid_unrefs);
-        })?;
-        msg.descriptor().holder.store(target.id, Ordering::Relaxed);
+            return Err(PoolError::RefOfFree);
+        }
+        d.holder.store(target.id, Ordering::Relaxed);
         #[cfg(feature = "timing")]
-        target.timing.record_since(
-            self.port(),
-            msg.descriptor().sent_cycles.load(Ordering::Relaxed),
-        );
-        Ok(msg)
+        target
+            .timing
+            .record_since(self.port(), d.sent_cycles.load(Ordering::Relaxed));
+        // SAFETY: `e` is this pool's held entry and the reference it carries (caller contract)
+        // goes to the handle.
+        Ok(unsafe { Msg::adopt(self, d) })
     }
 
     /// Releases a pointer item taken out of a queue by a purge, counting it in `purged`.
@@ -150,8 +172,24 @@ impl<'a, P: Port> Pool<'a, P> {
     /// # Safety
     /// As for [`unref_raw`](Self::unref_raw): `p` carries one reference, which is given up.
     pub unsafe fn release_purged(&self, p: *const Descriptor) -> Result<(), PoolError> {
+        match self.entry(p) {
+            // SAFETY: forwarded contract.
+            Ok(e) => unsafe { self.release_purged_entry(e) },
+            Err(e) => {
+                self.refused_unref(e);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`release_purged`](Self::release_purged) of an entry already located.
+    ///
+    /// # Safety
+    /// As for [`release_purged`](Self::release_purged); `e` came from this pool's
+    /// [`entry`](Self::entry).
+    pub unsafe fn release_purged_entry(&self, e: Entry<'a>) -> Result<(), PoolError> {
         // SAFETY: forwarded contract.
-        unsafe { self.unref_raw(p) }?;
+        unsafe { self.unref_entry(e) }?;
         self.counters.purged.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

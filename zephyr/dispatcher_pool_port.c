@@ -32,6 +32,21 @@ LOG_MODULE_REGISTER(dispatcher_pool, CONFIG_DISPATCHER_POOL_LOG_LEVEL);
 
 const int dispatcher_port_errno[DISPATCHER_ERRNO_COUNT] = DISPATCHER_PORT_ERRNO_TABLE;
 
+/* ----- what the library assumes when it calls the kernel's k_msgq directly -------------------- */
+
+#ifndef CONFIG_USERSPACE
+/*
+ * Without userspace the library puts and gets pointer items with z_impl_k_msgq_put/get (what
+ * the inline k_msgq_put/get wrappers call), passing k_timeout_t by value as a struct of one
+ * k_ticks_t: int64_t with CONFIG_TIMEOUT_64BIT (cargo feature zephyr-timeout-64bit), else
+ * uint32_t; K_NO_WAIT is 0 ticks and K_FOREVER is K_TICKS_FOREVER, (k_ticks_t)-1.
+ */
+BUILD_ASSERT(sizeof(k_timeout_t) == sizeof(k_ticks_t), "k_timeout_t is one k_ticks_t");
+BUILD_ASSERT(sizeof(k_ticks_t) == (IS_ENABLED(CONFIG_TIMEOUT_64BIT) ? 8 : 4),
+	     "k_ticks_t width follows CONFIG_TIMEOUT_64BIT");
+BUILD_ASSERT(K_TICKS_FOREVER == (k_ticks_t)-1, "K_FOREVER is (k_ticks_t)-1 ticks");
+#endif
+
 /* ----- the default pool, from Kconfig --------------------------------------------------------- */
 
 #if CONFIG_DISPATCHER_POOL_ENTRIES > 0

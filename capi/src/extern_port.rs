@@ -23,6 +23,45 @@ extern "C" {
     static dispatcher_port_errno: [c_int; DISPATCHER_ERRNO_COUNT];
 }
 
+/// Zephyr without userspace: pointer items go straight to the kernel's `k_msgq_put` and
+/// `k_msgq_get` implementations (what Zephyr's inline syscall wrappers call when
+/// `CONFIG_USERSPACE` is off), not through the port. The module's CMake enables this feature
+/// only then, and `zephyr-timeout-64bit` with `CONFIG_TIMEOUT_64BIT`; the port checks the
+/// `k_timeout_t` layout against it at compile time (zephyr/dispatcher_pool_port.c).
+#[cfg(feature = "zephyr-kernel")]
+mod kernel {
+    use super::k_msgq;
+    use core::ffi::{c_int, c_void};
+
+    #[cfg(feature = "zephyr-timeout-64bit")]
+    type Ticks = i64;
+    #[cfg(feature = "zephyr-timeout-64bit")]
+    const TICKS_FOREVER: Ticks = -1;
+    #[cfg(not(feature = "zephyr-timeout-64bit"))]
+    type Ticks = u32;
+    #[cfg(not(feature = "zephyr-timeout-64bit"))]
+    const TICKS_FOREVER: Ticks = u32::MAX;
+
+    /// Zephyr's `k_timeout_t`.
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    pub(super) struct KTimeout {
+        ticks: Ticks,
+    }
+
+    /// `K_NO_WAIT`.
+    pub(super) const NO_WAIT: KTimeout = KTimeout { ticks: 0 };
+    /// `K_FOREVER` (`K_TICKS_FOREVER`, `(k_ticks_t)-1`).
+    pub(super) const FOREVER: KTimeout = KTimeout {
+        ticks: TICKS_FOREVER,
+    };
+
+    extern "C" {
+        pub(super) fn z_impl_k_msgq_put(q: *mut k_msgq, data: *const c_void, t: KTimeout) -> c_int;
+        pub(super) fn z_impl_k_msgq_get(q: *mut k_msgq, data: *mut c_void, t: KTimeout) -> c_int;
+    }
+}
+
 #[cfg(feature = "timing")]
 extern "C" {
     fn dispatcher_port_cycles() -> u32;
@@ -163,6 +202,14 @@ unsafe impl Queue for ExternQueue {
         if self.0.is_null() {
             return false;
         }
+        #[cfg(feature = "zephyr-kernel")]
+        if len == core::mem::size_of::<usize>() {
+            // A pointer item: the only items of one word (a value item holds at least a
+            // header), and a pointer-mode queue's whole item (checked in `Target::new`).
+            // SAFETY: valid, initialised queue (see `new`) whose item is `len` bytes, all
+            // readable at `item` (caller contract); the kernel copies exactly the item.
+            return unsafe { kernel::z_impl_k_msgq_put(self.0, item.cast(), kernel::NO_WAIT) } == 0;
+        }
         // SAFETY: valid queue (see `new`); the caller guarantees `item` has `len <= item_size()`
         // readable bytes, which is what the port copies (zero-filling the rest of the item).
         unsafe { dispatcher_port_msgq_put(self.0, item.cast(), len) }
@@ -179,9 +226,29 @@ unsafe impl Queue for ExternQueue {
         if self.0.is_null() {
             return false;
         }
+        #[cfg(feature = "zephyr-kernel")]
+        {
+            let t = match timeout {
+                Timeout::NoWait => kernel::NO_WAIT,
+                Timeout::Forever => kernel::FOREVER,
+                // Milliseconds to ticks is the port's (the tick rate is a Kconfig value).
+                // SAFETY: as below.
+                Timeout::Millis(_) => {
+                    return unsafe {
+                        dispatcher_port_msgq_get(self.0, out.cast(), timeout_ms(timeout))
+                    }
+                }
+            };
+            // SAFETY: valid, initialised queue (see `new`); the caller guarantees `out` has
+            // `item_size()` writable bytes, which is what the kernel copies.
+            unsafe { kernel::z_impl_k_msgq_get(self.0, out.cast(), t) == 0 }
+        }
+        #[cfg(not(feature = "zephyr-kernel"))]
         // SAFETY: valid queue (see `new`); the caller guarantees `out` has `item_size()`
         // writable bytes, which is what the get copies.
-        unsafe { dispatcher_port_msgq_get(self.0, out.cast(), timeout_ms(timeout)) }
+        unsafe {
+            dispatcher_port_msgq_get(self.0, out.cast(), timeout_ms(timeout))
+        }
     }
     fn len(&self) -> usize {
         if self.0.is_null() {

@@ -2,10 +2,10 @@
 //! address (see `registry`), so none of these takes a pool.
 
 use crate::convert::{code, to_c};
-use crate::registry::{fallback_counter, pool_of, pools};
+use crate::registry::{entry_of, pool_of, pools, Refused};
 use crate::types::{dispatcher_msg_t, msg_pool, pool_msg_t};
 use core::ffi::c_int;
-use pool_core::{Descriptor, MsgHeader, PoolError};
+use pool_core::{Descriptor, MsgHeader};
 
 /// Adds a reference to a held entry of any pool, e.g. to keep a received message after
 /// `process_msg` returns. Returns 0, -EINVAL (NULL, or a free entry), -EFAULT (not a
@@ -18,18 +18,15 @@ use pool_core::{Descriptor, MsgHeader, PoolError};
 /// reference (else a racing last `msg_unref` may recycle the entry in between).
 #[no_mangle]
 pub extern "C" fn msg_ref(p: *mut pool_msg_t) -> c_int {
-    let p = p.cast::<Descriptor>().cast_const();
-    match pool_of(p) {
-        // SAFETY: the C contract above: the caller holds a reference; anything else is
+    match entry_of(p.cast::<Descriptor>()) {
+        // SAFETY: the C contract above: the caller holds a reference; anything else was
         // refused by address checks before any access.
-        Ok((_, pool)) => code(unsafe { pool.ref_raw(p) }.map(|_| ())),
-        Err(e) => {
-            if let (PoolError::Null | PoolError::ForeignPointer, Some(pool)) =
-                (e, fallback_counter())
-            {
-                pool.refused_ref(e);
+        Ok((_, pool, e)) => code(unsafe { pool.ref_entry(e) }.map(|_| ())),
+        Err(r) => {
+            if let Some(pool) = r.counter {
+                pool.refused_ref(r.err);
             }
-            code(Err(e))
+            code(Err(r.err))
         }
     }
 }
@@ -45,22 +42,21 @@ pub extern "C" fn msg_ref(p: *mut pool_msg_t) -> c_int {
 /// After it returns, the caller must not touch `p->msg` any more.
 #[no_mangle]
 pub extern "C" fn msg_unref(p: *mut pool_msg_t) -> c_int {
-    let p = p.cast::<Descriptor>().cast_const();
-    match pool_of(p) {
+    match entry_of(p.cast::<Descriptor>()) {
         // SAFETY: the C contract: the caller gives up a reference it holds; free entries are
         // refused without a change.
-        Ok((_, pool)) => code(unsafe { pool.unref_raw(p) }),
-        Err(e) => {
-            refused_unowned_unref(e);
-            code(Err(e))
+        Ok((_, pool, e)) => code(unsafe { pool.unref_entry(e) }),
+        Err(r) => {
+            refused_unref(r);
+            code(Err(r.err))
         }
     }
 }
 
-/// Counts a refused unref of a pointer no pool owns (NULL, foreign) in the default pool.
-pub(crate) fn refused_unowned_unref(e: PoolError) {
-    if let (PoolError::Null | PoolError::ForeignPointer, Some(pool)) = (e, fallback_counter()) {
-        pool.refused_unref(e);
+/// Counts a refused unref in the pool the refusal belongs to.
+pub(crate) fn refused_unref(r: Refused) {
+    if let Some(pool) = r.counter {
+        pool.refused_unref(r.err);
     }
 }
 
@@ -78,10 +74,10 @@ pub extern "C" fn msg_pool_of(p: *const pool_msg_t) -> *mut msg_pool {
 /// The caller must hold a reference for the message to stay valid after the call.
 #[no_mangle]
 pub extern "C" fn msg_message(p: *const pool_msg_t) -> *mut dispatcher_msg_t {
-    let p = p.cast::<Descriptor>();
-    pool_of(p)
-        .and_then(|(_, pool)| pool.held(p))
-        .map_or(core::ptr::null_mut(), |d| d.msg_ptr().cast())
+    match entry_of(p.cast::<Descriptor>()) {
+        Ok((_, _, e)) if e.descriptor().refcount() > 0 => e.descriptor().msg_ptr().cast(),
+        _ => core::ptr::null_mut(),
+    }
 }
 
 /// The held entry whose message is `msg`, in any pool, or NULL when `msg` is not the message

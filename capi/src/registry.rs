@@ -6,7 +6,7 @@
 //! `msg_unref` need no pool argument and refuse pointers that belong to no pool.
 
 use crate::types::{msg_pool, CPool, PoolSlot};
-use pool_core::{Descriptor, PoolError};
+use pool_core::{Descriptor, Entry, PoolError};
 use portable_atomic::{AtomicPtr, Ordering};
 
 /// Head of the list of initialised pools (newest first).
@@ -85,34 +85,69 @@ pub(crate) fn pools() -> impl Iterator<Item = (*mut msg_pool, &'static CPool)> {
     })
 }
 
-/// The pool whose descriptors hold `p` (by address only), or the reason there is none:
-/// [`PoolError::Null`] for NULL, [`PoolError::NotInitialized`] when no pool exists yet,
+/// Why a pointer is not an entry, and the pool to count the refusal in: the pool whose
+/// descriptors it points into (misaligned), else the [`fallback_counter`].
+#[derive(Clone, Copy)]
+pub(crate) struct Refused {
+    pub(crate) err: PoolError,
+    pub(crate) counter: Option<&'static CPool>,
+}
+
+impl From<Refused> for PoolError {
+    fn from(r: Refused) -> Self {
+        r.err
+    }
+}
+
+/// The pool whose descriptors hold `p` and the entry `p` is in it (by address only), or why
+/// there is none: [`PoolError::Null`] for NULL, [`PoolError::NotInitialized`] when no pool
+/// exists yet, [`PoolError::MisalignedPointer`] for a pointer into the middle of a descriptor,
 /// [`PoolError::ForeignPointer`] otherwise.
 ///
-/// The hot path of `msg_unref`, `msg_ref`, `msg_broadcast` and `msg_receive`: one Acquire
-/// load per pool passed over (the first pool's `next` link is not read when it owns `p`).
-/// Its own loop rather than a search of [`pools`]: an iterator that defers its link load
-/// measured 6 instructions more per call on qemu_cortex_m3 (tests/zephyr/bench/profile).
+/// The one check of a C pointer on the hot path of `msg_unref`, `msg_ref`, `msg_broadcast`
+/// and `msg_receive`; the core's `_entry` operations take its result without checking again.
+/// One Acquire load per pool passed over (newest pool first).
 #[inline]
-pub(crate) fn pool_of(p: *const Descriptor) -> Result<(*mut msg_pool, &'static CPool), PoolError> {
+pub(crate) fn entry_of(
+    p: *const Descriptor,
+) -> Result<(*mut msg_pool, &'static CPool, Entry<'static>), Refused> {
     let mut cur = POOLS.load(Ordering::Acquire);
-    if cur.is_null() {
-        return Err(PoolError::NotInitialized);
-    }
     while !cur.is_null() {
         // SAFETY: `cur` came from an Acquire load of the list.
         let (s, pool) = unsafe { listed(cur) };
         if pool.owns(p) {
-            return Ok((cur, pool));
+            return match pool.entry(p) {
+                Ok(e) => Ok((cur, pool, e)),
+                Err(err) => Err(Refused {
+                    err,
+                    counter: Some(pool),
+                }),
+            };
         }
         cur = s.next.load(Ordering::Acquire);
     }
-    // NULL lies outside every pool's descriptors: told apart only on the refusal path.
-    Err(if p.is_null() {
+    Err(unowned(p))
+}
+
+/// The refusal of a pointer no pool holds (cold: told apart only here).
+#[cold]
+fn unowned(p: *const Descriptor) -> Refused {
+    let counter = fallback_counter();
+    let err = if counter.is_none() {
+        PoolError::NotInitialized
+    } else if p.is_null() {
         PoolError::Null
     } else {
         PoolError::ForeignPointer
-    })
+    };
+    Refused { err, counter }
+}
+
+/// The pool of the entry `p` (see [`entry_of`]).
+pub(crate) fn pool_of(p: *const Descriptor) -> Result<(*mut msg_pool, &'static CPool), PoolError> {
+    entry_of(p)
+        .map(|(c, pool, _)| (c, pool))
+        .map_err(PoolError::from)
 }
 
 /// The pool that counts refusals no pool can be blamed for (NULL and foreign pointers): the

@@ -3,7 +3,7 @@
 
 use crate::convert::{code, count, target, target_list, to_c, write_out};
 use crate::extern_port::ExternQueue;
-use crate::registry::pool_of;
+use crate::registry::entry_of;
 use crate::types::{dispatcher_msg_t, k_msgq, msg_target_t, pool_msg_t};
 use core::ffi::c_int;
 use core::mem::size_of;
@@ -77,20 +77,20 @@ pub unsafe extern "C" fn msg_broadcast(
     targets: *const *mut msg_target_t,
     n_targets: usize,
 ) -> c_int {
-    let p = p.cast::<Descriptor>().cast_const();
-    let pool = match pool_of(p) {
-        Ok((_, pool)) => pool,
-        Err(e) => return code(Err(e)),
+    let (pool, e) = match entry_of(p.cast::<Descriptor>()) {
+        Ok((_, pool, e)) => (pool, e),
+        Err(r) => return code(Err(r.err)),
     };
     // SAFETY: forwarded caller contract on `targets`.
     match unsafe { target_list(targets, n_targets) } {
-        // SAFETY: the C contract: the caller gives up the producer's reference it holds.
-        Ok(list) => count(unsafe { pool.broadcast_raw(p, list) }),
-        Err(e) => {
+        // SAFETY: the C contract: the caller gives up the producer's reference it holds; `e`
+        // came from `pool`.
+        Ok(list) => count(unsafe { pool.broadcast_entry(e, list) }),
+        Err(err) => {
             // Consume the producer's reference and count the drop, as for any refused broadcast.
             // SAFETY: as above.
-            let _ = unsafe { pool.broadcast_raw::<ExternQueue>(p, &[]) };
-            code(Err(e))
+            let _ = unsafe { pool.broadcast_entry::<ExternQueue>(e, &[]) };
+            code(Err(err))
         }
     }
 }
@@ -132,10 +132,14 @@ pub unsafe extern "C" fn msg_receive(
                     return Err(PoolError::Null);
                 }
                 let p = t.receive_ptr(timeout)?;
-                let (_, pool) =
-                    pool_of(p).inspect_err(|&e| crate::refs::refused_unowned_unref(e))?;
-                // SAFETY: `p` came out of `t`'s queue, so it carries one reference.
-                let m = unsafe { pool.accept(p, t) }?;
+                let (_, pool, e) = entry_of(p).map_err(|r| {
+                    // The reference the item claimed to carry is lost: counted as a refused unref.
+                    crate::refs::refused_unref(r);
+                    r.err
+                })?;
+                // SAFETY: `p` came out of `t`'s queue, so it carries one reference; `e` came
+                // from `pool`.
+                let m = unsafe { pool.accept_entry(e, t) }?;
                 // SAFETY: non-null, aligned, writable (checked, caller contract).
                 unsafe { write_out(out_ptr, to_c(m.into_raw().as_ref())) };
                 Ok(())
@@ -175,10 +179,14 @@ pub unsafe extern "C" fn msg_receive(
 pub unsafe extern "C" fn msg_target_purge(t: *mut msg_target_t) -> c_int {
     // SAFETY: forwarded caller contract on `t`.
     let r = unsafe { target(t) }.and_then(|t| {
-        t.drain_ptrs(|p| match pool_of(p) {
-            // SAFETY: a queue item carries one reference, which the purge gives up.
-            Ok((_, pool)) => unsafe { pool.release_purged(p) }.is_ok(),
-            Err(_) => false,
+        t.drain_ptrs(|p| match entry_of(p) {
+            // SAFETY: a queue item carries one reference, which the purge gives up; `e` came
+            // from `pool`.
+            Ok((_, pool, e)) => unsafe { pool.release_purged_entry(e) }.is_ok(),
+            Err(r) => {
+                crate::refs::refused_unref(r);
+                false
+            }
         })
     });
     count(r)

@@ -7,7 +7,43 @@ use crate::error::PoolError;
 use crate::metrics::Counters;
 use crate::port::Port;
 
+/// A pointer checked once against one pool: it is the descriptor at `index` of the pool whose
+/// [`entry`](Pool::entry) made it (in range and aligned; never dereferenced by the check). It
+/// says nothing about the refcount. The `_entry` operations take it instead of a raw pointer,
+/// so a pointer crossing the C boundary is located once per call, in constant time.
+#[derive(Clone, Copy)]
+pub struct Entry<'a> {
+    index: usize,
+    desc: &'a Descriptor,
+}
+
+impl<'a> Entry<'a> {
+    /// Its index in the pool's descriptors (pool entries first, then heap slots).
+    #[inline]
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The descriptor (its refcount may be 0).
+    #[inline]
+    pub fn descriptor(&self) -> &'a Descriptor {
+        self.desc
+    }
+}
+
 impl<'a, P: Port> Pool<'a, P> {
+    /// Locates `p` in this pool: [`PoolError::Null`], [`PoolError::ForeignPointer`] or
+    /// [`PoolError::MisalignedPointer`] when it is not one of its descriptors. Constant time;
+    /// never dereferences `p`.
+    #[inline]
+    pub fn entry(&self, p: *const Descriptor) -> Result<Entry<'a>, PoolError> {
+        let index = self.index_of(p)?;
+        Ok(Entry {
+            index,
+            desc: &self.descs[index],
+        })
+    }
+
     /// Maps a raw descriptor pointer to its index, refusing NULL, foreign and misaligned
     /// pointers. Never dereferences `p`.
     #[inline]
@@ -75,11 +111,23 @@ impl<'a, P: Port> Pool<'a, P> {
     /// descriptors, or a free entry, is refused without harm; the contract is what keeps a
     /// racing last unref from recycling the entry between the check and the increment.
     pub unsafe fn ref_raw(&self, p: *const Descriptor) -> Result<u32, PoolError> {
-        let r = self.descriptor(p).and_then(|d| d.try_ref());
-        if let Err(e) = r {
-            self.refused_ref(e);
+        match self.entry(p) {
+            // SAFETY: forwarded contract.
+            Ok(e) => unsafe { self.ref_entry(e) },
+            Err(e) => {
+                self.refused_ref(e);
+                Err(e)
+            }
         }
-        r
+    }
+
+    /// [`ref_raw`](Self::ref_raw) of an entry already located.
+    ///
+    /// # Safety
+    /// As for [`ref_raw`](Self::ref_raw); `e` came from this pool's [`entry`](Self::entry).
+    #[inline]
+    pub unsafe fn ref_entry(&self, e: Entry<'a>) -> Result<u32, PoolError> {
+        e.desc.try_ref().inspect_err(|&err| self.refused_ref(err))
     }
 
     /// Drops a reference (`msg_unref`); the last one recycles the entry. ISR-safe.
@@ -91,11 +139,25 @@ impl<'a, P: Port> Pool<'a, P> {
     /// entry be reallocated while that owner still reads or writes it.
     #[inline]
     pub unsafe fn unref_raw(&self, p: *const Descriptor) -> Result<(), PoolError> {
-        let r = self.index_of(p).and_then(|i| self.unref_at(i, 1));
-        if let Err(e) = r {
-            self.refused_unref(e);
+        match self.entry(p) {
+            // SAFETY: forwarded contract.
+            Ok(e) => unsafe { self.unref_entry(e) },
+            Err(e) => {
+                self.refused_unref(e);
+                Err(e)
+            }
         }
-        r
+    }
+
+    /// [`unref_raw`](Self::unref_raw) of an entry already located.
+    ///
+    /// # Safety
+    /// As for [`unref_raw`](Self::unref_raw); `e` came from this pool's [`entry`](Self::entry).
+    #[inline]
+    pub unsafe fn unref_entry(&self, e: Entry<'a>) -> Result<(), PoolError> {
+        debug_assert!(core::ptr::eq(e.desc, &self.descs[e.index]));
+        self.unref_at(e.index, 1)
+            .inspect_err(|&err| self.refused_unref(err))
     }
 
     /// Drops one reference of `d`, one of this pool's descriptors (the handle's path, which
