@@ -120,53 +120,78 @@ pub unsafe extern "C" fn msg_receive(
     out_value: *mut dispatcher_msg_t,
 ) -> c_int {
     // SAFETY: forwarded caller contract on `t`.
-    let r = unsafe { target(t) }.and_then(|t| {
-        let mode = t.mode()?;
-        let timeout = Timeout::from_c_ms(timeout_ms);
-        if timeout != Timeout::NoWait && crate::extern_port::in_isr() {
-            return Err(PoolError::BlockingInIsr);
-        }
-        match mode {
-            Mode::Pointer => {
-                if out_ptr.is_null() || !out_ptr.is_aligned() {
-                    return Err(PoolError::Null);
-                }
-                let p = t.receive_ptr(timeout)?;
-                let (_, pool, e) = entry_of(p).map_err(|r| {
-                    // The reference the item claimed to carry is lost: counted as a refused unref.
-                    crate::refs::refused_unref(r);
-                    r.err
-                })?;
-                // SAFETY: `p` came out of `t`'s queue, so it carries one reference; `e` came
-                // from `pool`.
-                let m = unsafe { pool.accept_entry(e, t) }?;
-                // SAFETY: non-null, aligned, writable (checked, caller contract).
-                unsafe { write_out(out_ptr, to_c(m.into_raw().as_ref())) };
-                Ok(())
-            }
-            Mode::Value => {
-                // SAFETY: `out_ptr` is NULL or writable (caller contract).
-                unsafe { write_out(out_ptr, core::ptr::null_mut()) };
-                if out_value.is_null() || !out_value.is_aligned() {
-                    return Err(PoolError::Null);
-                }
-                // SAFETY: `out_value` points to a writable `dispatcher_msg_t` (caller contract),
-                // viewed as bytes; nothing else accesses it during the call.
-                let buf = unsafe {
-                    core::slice::from_raw_parts_mut(
-                        out_value.cast::<u8>(),
-                        size_of::<dispatcher_msg_t>(),
-                    )
-                };
-                t.receive_value(buf, timeout).map(|_| ())
-            }
-        }
+    let r = unsafe { target(t) }.and_then(|t| match t.mode()? {
+        // SAFETY: forwarded caller contract on `out_ptr`.
+        Mode::Pointer => unsafe { receive_pointer(t, timeout_ms, out_ptr) },
+        // SAFETY: forwarded caller contract on `out_ptr` and `out_value`.
+        Mode::Value => unsafe { receive_value(t, timeout_ms, out_ptr, out_value) },
     });
-    if r.is_err() {
-        // SAFETY: `out_ptr` is NULL or writable (caller contract).
-        unsafe { write_out(out_ptr, core::ptr::null_mut()) };
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            // SAFETY: `out_ptr` is NULL or writable (caller contract).
+            unsafe { write_out(out_ptr, core::ptr::null_mut()) };
+            code(Err(e))
+        }
     }
-    code(r)
+}
+
+/// `msg_receive` of a pointer-mode target: the queue's item, located once, adopted.
+///
+/// # Safety
+/// `out_ptr` is NULL or writable.
+#[inline(always)]
+unsafe fn receive_pointer(
+    t: &Target<ExternQueue>,
+    timeout_ms: i32,
+    out_ptr: *mut *mut pool_msg_t,
+) -> Result<(), PoolError> {
+    if out_ptr.is_null() || !out_ptr.is_aligned() {
+        return Err(PoolError::Null);
+    }
+    if timeout_ms != 0 && crate::extern_port::in_isr() {
+        return Err(PoolError::BlockingInIsr);
+    }
+    let p = t.receive_ptr(Timeout::from_c_ms(timeout_ms))?;
+    let (_, pool, e) = entry_of(p).map_err(|r| {
+        // The reference the item claimed to carry is lost: counted as a refused unref.
+        crate::refs::refused_unref(r);
+        r.err
+    })?;
+    // SAFETY: `p` came out of `t`'s queue, so it carries one reference; `e` came from `pool`.
+    let m = unsafe { pool.accept_entry(e, t) }?;
+    // SAFETY: non-null, aligned (checked) and writable (caller contract).
+    unsafe { out_ptr.write(to_c(m.into_raw().as_ref())) };
+    Ok(())
+}
+
+/// `msg_receive` of a value-mode target: a copy into `*out_value`.
+///
+/// # Safety
+/// `out_ptr` is NULL or writable; `out_value` is NULL or points to a writable
+/// `dispatcher_msg_t`.
+#[inline(never)]
+unsafe fn receive_value(
+    t: &Target<ExternQueue>,
+    timeout_ms: i32,
+    out_ptr: *mut *mut pool_msg_t,
+    out_value: *mut dispatcher_msg_t,
+) -> Result<(), PoolError> {
+    let timeout = Timeout::from_c_ms(timeout_ms);
+    if timeout != Timeout::NoWait && crate::extern_port::in_isr() {
+        return Err(PoolError::BlockingInIsr);
+    }
+    // SAFETY: `out_ptr` is NULL or writable (caller contract).
+    unsafe { write_out(out_ptr, core::ptr::null_mut()) };
+    if out_value.is_null() || !out_value.is_aligned() {
+        return Err(PoolError::Null);
+    }
+    // SAFETY: `out_value` points to a writable `dispatcher_msg_t` (caller contract), viewed as
+    // bytes; nothing else accesses it during the call.
+    let buf = unsafe {
+        core::slice::from_raw_parts_mut(out_value.cast::<u8>(), size_of::<dispatcher_msg_t>())
+    };
+    t.receive_value(buf, timeout).map(|_| ())
 }
 
 /// Drains target `t`'s queue (a crashed or stopped module) and releases every message in it,

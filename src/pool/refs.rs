@@ -173,25 +173,9 @@ impl<'a, P: Port> Pool<'a, P> {
 
     /// Drops `n` references of the descriptor at `index`, recycling it on the last one.
     ///
-    /// On the MCU targets not inlined: `unref_raw`, `purge` and the end of `broadcast` share
-    /// one copy (a smaller image; the handle's drop has its own, `unref_own`). On the 64-bit
-    /// hosts inlined (speed over size, as at opt-level 3).
-    #[cfg_attr(
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "powerpc64"
-        ),
-        inline
-    )]
-    #[cfg_attr(
-        not(any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "powerpc64"
-        )),
-        inline(never)
-    )]
+    /// Inlined into each caller (`msg_unref`, the handle's drop, the end of `broadcast`): the
+    /// consumer's release is on every message's path.
+    #[inline]
     pub(crate) fn unref_at(&self, index: usize, n: u32) -> Result<(), PoolError> {
         let d = &self.descs[index];
         if d.try_unref_n(n)? {

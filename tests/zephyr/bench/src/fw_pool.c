@@ -127,3 +127,38 @@ int fw_broadcast(struct fw_entry *e, struct k_msgq *const *queues, size_t n)
 	fw_pool_unref(e);
 	return success;
 }
+
+/* The firmware's registry: one queue per module id (NULL: none). */
+static struct k_msgq *fw_queues[FW_MODULES_MAX];
+
+void fw_register(unsigned int id, struct k_msgq *q)
+{
+	if (id < FW_MODULES_MAX) {
+		fw_queues[id] = q;
+	}
+}
+
+int fw_dispatch(struct fw_entry *e, const dispatch_target_t *targets)
+{
+	int success = 0;
+
+	if (e == NULL || targets == NULL) {
+		return 0;
+	}
+	for (unsigned int i = 0; i < FW_MODULES_MAX; i++) {
+		unsigned int id = (unsigned int)targets[i];
+		struct k_msgq *q = id < FW_MODULES_MAX ? fw_queues[id] : NULL;
+
+		if (q == NULL) {
+			continue;
+		}
+		fw_pool_ref(e);
+		if (k_msgq_put(q, &e, K_NO_WAIT) == 0) {
+			success++;
+		} else {
+			fw_pool_unref(e);
+		}
+	}
+	fw_pool_unref(e);
+	return success;
+}

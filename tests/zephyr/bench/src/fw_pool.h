@@ -15,6 +15,7 @@
 #include <zephyr/kernel.h>
 
 #include "msg_pool.h"
+#include "dispatcher.h"
 
 struct fw_pool;
 
@@ -57,5 +58,18 @@ void fw_pool_unref(struct fw_entry *e);
  * unref if the put failed; then drop the producer's reference. Returns how many got it.
  */
 int fw_broadcast(struct fw_entry *e, struct k_msgq *const *queues, size_t n);
+
+/* The firmware's registry of module queues by id (TARGET_MAX ids). */
+#define FW_MODULES_MAX TARGET_MAX
+
+/* Registers queue `q` for module `id` (NULL: none). */
+void fw_register(unsigned int id, struct k_msgq *q);
+
+/*
+ * The firmware's dispatcher_broadcast_ptr: every entry of the TARGET_MAX-id list `targets` is
+ * looked at, each registered id's queue gets the pointer (a ref before each put, unref on a
+ * failed put), then the producer's reference is dropped. Returns how many queues took it.
+ */
+int fw_dispatch(struct fw_entry *e, const dispatch_target_t *targets);
 
 #endif /* BENCH_FW_POOL_H */

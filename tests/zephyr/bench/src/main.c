@@ -33,6 +33,8 @@
 #include <zephyr/zbus/zbus.h>
 
 #include "msg_pool.h"
+#include "dispatcher.h"
+#include "dispatcher_pool.h"
 #include "dispatcher_pool_zephyr.h"
 #include "fw_pool.h"
 #ifdef CONFIG_DISPATCHER_POOL_TIMING
@@ -52,6 +54,8 @@
 #define STACK_BYTES 768
 
 BUILD_ASSERT(DISPATCHER_PAYLOAD_MAX == PAYLOAD, "the benchmark's messages are 1 KiB");
+BUILD_ASSERT(CONFIG_DISPATCHER_STREAMING_PAYLOAD_SIZE == PAYLOAD, "streaming messages are 1 KiB");
+BUILD_ASSERT(TARGET_MAX == NMAX, "modules.def lists one module per consumer");
 BUILD_ASSERT(CONFIG_MAIN_THREAD_PRIORITY == PROD_PRIO, "producer priority");
 
 static const uint8_t ns[] = {1, 4, 8, 16};
@@ -91,6 +95,14 @@ static char __aligned(4) ours_buf[NMAX][2 * sizeof(void *)];
 static struct k_msgq ours_q[NMAX];
 static msg_target_t ours_t[NMAX];
 static msg_target_t *ours_ts[NMAX];
+
+/* ----- (g) ours through the dispatcher API ---------------------------------------------------- */
+
+static char __aligned(4) disp_buf[NMAX][2 * sizeof(void *)];
+static struct k_msgq disp_q[NMAX];
+static msg_target_t *disp_t[NMAX];
+/* Target lists of the first N module ids, sentinel-filled (one per N). */
+static dispatch_target_t disp_ids[NMAX + 1][TARGET_MAX];
 
 /* ----- (c) net_buf --------------------------------------------------------------------------- */
 
@@ -167,7 +179,7 @@ static dispatcher_msg_t fw_msgs[ENTRIES];
 
 /* ----- schemes ------------------------------------------------------------------------------- */
 
-enum scheme { S_VALUE, S_OURS, S_NETBUF, S_SLAB, S_ZBUS, S_FW, S_FLOOR, S_COUNT };
+enum scheme { S_VALUE, S_OURS, S_NETBUF, S_SLAB, S_ZBUS, S_FW, S_DISP, S_FW_REG, S_FLOOR, S_COUNT };
 
 static const char *const scheme_name[S_COUNT] = {
 	[S_VALUE] = "(a) value: whole dispatcher_msg_t copied into N k_msgq",
@@ -176,6 +188,9 @@ static const char *const scheme_name[S_COUNT] = {
 	[S_SLAB] = "(d) k_mem_slab + atomic refcount, N k_msgq of pointers",
 	[S_ZBUS] = "(e) zbus: zbus_chan_pub, N msg subscribers, zbus_sub_wait_msg",
 	[S_FW] = "(f) firmware scheme: k_mutex free list + k_sem, ref per put",
+	[S_DISP] = "(g) **ours through the dispatcher API**: dispatcher_broadcast_ptr over the "
+		   "registry, 3 pools",
+	[S_FW_REG] = "(h) firmware scheme through its registry (TARGET_MAX ids scanned)",
 	[S_FLOOR] = "floor: a 4-byte token through N k_msgq, nothing else",
 };
 
@@ -200,6 +215,18 @@ static bool consume_one(enum scheme s, int i, bool forever)
 		pool_msg_t *p;
 
 		if (msg_receive(&ours_t[i], forever ? -1 : 0, &p, NULL) != 0) {
+			return false;
+		}
+		consume(i, p->msg);
+		if (msg_unref(p) != 0) {
+			errors++;
+		}
+		return true;
+	}
+	case S_DISP: {
+		pool_msg_t *p;
+
+		if (msg_receive(disp_t[i], forever ? -1 : 0, &p, NULL) != 0) {
 			return false;
 		}
 		consume(i, p->msg);
@@ -237,7 +264,8 @@ static bool consume_one(enum scheme s, int i, bool forever)
 		consume(i, &sink);
 		return true;
 	}
-	case S_FW: {
+	case S_FW:
+	case S_FW_REG: {
 		struct fw_entry *e;
 
 		if (k_msgq_get(&ptr_q[i], &e, to) != 0) {
@@ -364,6 +392,34 @@ static void broadcast(enum scheme s, uint32_t n)
 		e->msg->source = seq;
 		e->msg->message_len = PAYLOAD;
 		if (fw_broadcast(e, ptr_qs, n) != (int)n) {
+			errors++;
+		}
+		break;
+	}
+	case S_DISP: {
+		pool_msg_t *p = dispatcher_pool_try_alloc(DISPATCHER_POOL_STREAMING);
+
+		if (p == NULL) {
+			errors++;
+			break;
+		}
+		p->msg->source = seq;
+		p->msg->message_len = PAYLOAD;
+		if (dispatcher_broadcast_ptr(p, disp_ids[n]) != (int)n) {
+			errors++;
+		}
+		break;
+	}
+	case S_FW_REG: {
+		struct fw_entry *e = fw_pool_try_alloc(&fw);
+
+		if (e == NULL) {
+			errors++;
+			break;
+		}
+		e->msg->source = seq;
+		e->msg->message_len = PAYLOAD;
+		if (fw_dispatch(e, disp_ids[n]) != (int)n) {
 			errors++;
 		}
 		break;
@@ -501,6 +557,12 @@ static void check_idle(enum scheme s, uint32_t n)
 	if (msg_pool_stats(OURS, &ps) != 0 || ps.pool_in_use != 0 || ps.invalid_unrefs != 0 ||
 	    ps.invalid_refs != 0) {
 		ok = false;
+	}
+	for (int t = 0; t < DISPATCHER_POOL_TYPE_COUNT; t++) {
+		if (msg_pool_stats(dispatcher_pool_get((dispatcher_pool_type_t)t), &ps) != 0 ||
+		    ps.pool_in_use != 0 || ps.invalid_unrefs != 0 || ps.invalid_refs != 0) {
+			ok = false;
+		}
 	}
 	if (k_mem_slab_num_used_get(&slab) != 0) {
 		ok = false;
@@ -659,6 +721,28 @@ static int setup(void)
 		}
 		ours_ts[i] = &ours_t[i];
 	}
+	rc = dispatcher_init();
+	if (rc != 0) {
+		printk("BENCH ERROR: dispatcher_init %d\n", rc);
+		return rc;
+	}
+	for (int i = 0; i < NMAX; i++) {
+		k_msgq_init(&disp_q[i], disp_buf[i], sizeof(void *), 2);
+		rc = dispatcher_register_ptr_queue((dispatch_target_t)i, &disp_q[i]);
+		if (rc != 0) {
+			printk("BENCH ERROR: dispatcher_register_ptr_queue %d\n", rc);
+			return rc;
+		}
+		disp_t[i] = dispatcher_target((dispatch_target_t)i);
+		/* The firmware scheme's registry: module i's queue. */
+		fw_register((unsigned int)i, &ptr_q[i]);
+	}
+	for (int n = 0; n <= NMAX; n++) {
+		dispatcher_fill_targets(disp_ids[n]);
+		for (int i = 0; i < n; i++) {
+			disp_ids[n][i] = (dispatch_target_t)i;
+		}
+	}
 	rc = fw_pool_init(&fw, fw_entries, fw_msgs, ENTRIES);
 	if (rc != 0) {
 		printk("BENCH ERROR: fw_pool_init %d\n", rc);
@@ -678,6 +762,15 @@ static void print_ratio(const char *key, uint32_t a, uint32_t b)
 	uint32_t r = b ? (uint32_t)(((uint64_t)a * 100U + b / 2U) / b) : 0U;
 
 	printk(" %s=%u.%02u", key, r / 100U, r % 100U);
+}
+
+/* Instructions per target from N=8 to N=16 minus the floor's: what one more target costs. */
+static int per_target_above_floor(enum scheme s)
+{
+	int32_t d = (int32_t)(bcast_x10[s][3] - bcast_x10[s][2]) -
+		    (int32_t)(bcast_x10[S_FLOOR][3] - bcast_x10[S_FLOOR][2]);
+
+	return (int)((d + (d >= 0 ? 40 : -40)) / 80);
 }
 
 int main(void)
@@ -769,6 +862,16 @@ int main(void)
 	print_ratio("drain_value_over_ours_8", drain_x10[S_VALUE][k8], drain_x10[S_OURS][k8]);
 	print_ratio("drain_slab_over_ours_8", drain_x10[S_SLAB][k8], drain_x10[S_OURS][k8]);
 	printk("\n");
+	/* The aims: each a ratio to stay at or below, or instructions per extra target above the
+	 * floor's (from N=8 to N=16).
+	 */
+	printk("AIMS");
+	print_ratio("ours_over_slab_8", bcast_x10[S_OURS][k8], bcast_x10[S_SLAB][k8]);
+	print_ratio("ours_over_netbuf_8", bcast_x10[S_OURS][k8], bcast_x10[S_NETBUF][k8]);
+	print_ratio("disp_over_fwreg_8", bcast_x10[S_DISP][k8], bcast_x10[S_FW_REG][k8]);
+	print_ratio("allocfree_ours_over_slab", af_x10[AF_OURS], af_x10[AF_SLAB]);
+	printk(" extra_per_target_ours=%d extra_per_target_slab=%d\n",
+	       per_target_above_floor(S_OURS), per_target_above_floor(S_SLAB));
 
 #ifdef CONFIG_DISPATCHER_POOL_TIMING
 	/* After the tables above: they measure what timing costs (the default scenario has none). */
