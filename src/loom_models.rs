@@ -1,5 +1,6 @@
-//! loom models: the free list, the last-unref race, broadcast racing fast consumers, and
-//! blocking allocation racing frees (no lost wake-up, no double hand-out).
+//! loom models: the free list, the last-unref race, broadcast racing fast consumers, blocking
+//! allocation racing frees (no lost wake-up, no double hand-out), and the heap fallback's slot
+//! claim racing another claim and the slot's release.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test --profile loom --features std --lib loom_models`
 //! (`scripts/test` does, with `LOOM_MAX_PREEMPTIONS=2`).
@@ -11,7 +12,8 @@
 
 use crate::descriptor::Descriptor;
 use crate::host::OwnedPool;
-use crate::pool::{Pool, PoolConfig};
+use crate::error::PoolError;
+use crate::pool::{Fallback, Pool, PoolConfig};
 use crate::port::{Port, Queue, Timeout};
 use crate::target::{Mode, Target};
 use crate::Received;
@@ -38,8 +40,17 @@ impl LoomPort {
     }
 }
 
-// SAFETY: no heap (the default NULL).
+// SAFETY: `heap_alloc` returns NULL or a fresh block of the layout from the global allocator,
+// which `heap_free` takes back with the same layout.
 unsafe impl Port for LoomPort {
+    fn heap_alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        // SAFETY: the pool asks for a non-zero size (a message stride).
+        unsafe { std::alloc::alloc(layout) }
+    }
+    unsafe fn heap_free(&self, ptr: *mut u8, layout: core::alloc::Layout) {
+        // SAFETY: `ptr` came from `heap_alloc(layout)` (caller contract).
+        unsafe { std::alloc::dealloc(ptr, layout) }
+    }
     fn now_ms(&self) -> u32 {
         0
     }
@@ -153,6 +164,15 @@ fn world(entries: usize, sem_limit: u32) -> Arc<World> {
     Arc::new(World {
         pool: OwnedPool::with_port(LoomPort::new(sem_limit), PoolConfig::new(entries, 8)).unwrap(),
         shadow: Shadow::new(entries),
+    })
+}
+
+/// A pool of `entries` with `heap_slots` fallback slots, a shadow per descriptor.
+fn world_with_heap(entries: usize, heap_slots: usize) -> Arc<World> {
+    let cfg = PoolConfig::new(entries, 8).with_heap_slots(heap_slots);
+    Arc::new(World {
+        pool: OwnedPool::with_port(LoomPort::new(1), cfg).unwrap(),
+        shadow: Shadow::new(entries + heap_slots),
     })
 }
 
@@ -368,5 +388,44 @@ fn blocked_allocator_is_served_after_a_non_blocking_allocator_takes_its_entry() 
         waiter.join().unwrap();
         assert_eq!(p.check().unwrap().free, 1);
         assert_eq!(p.waiters(), 0);
+    });
+}
+
+#[test]
+fn heap_slot_is_claimed_by_one_allocator_at_a_time_and_released_with_its_message() {
+    loom::model(|| {
+        let w = world_with_heap(1, 1);
+        let p = w.pool.pool();
+        let held = p.try_alloc().unwrap(); // the pool is empty: only the heap slot is left
+        let claimers: Vec<_> = (0..2)
+            .map(|_| {
+                let w = w.clone();
+                thread::spawn(move || {
+                    let p = w.pool.pool();
+                    match p.try_alloc_or(Fallback::Heap) {
+                        Ok(m) => {
+                            // The claimer owns the slot's message until the handle drops.
+                            let i = index(p, m.descriptor());
+                            w.shadow.write(i, 1);
+                            w.shadow.write(i, 0);
+                            true
+                        }
+                        Err(e) => {
+                            assert_eq!(e, PoolError::Exhausted);
+                            false
+                        }
+                    }
+                })
+            })
+            .collect();
+        let got: u32 = claimers.into_iter().map(|c| c.join().unwrap() as u32).sum();
+        // One claim always wins; both when the first released the slot before the second tried.
+        assert!(got >= 1);
+        drop(held);
+        let s = p.snapshot();
+        assert_eq!((s.fallback_allocs, s.fallback_in_use), (got, 0));
+        assert_eq!(s.pool_drop_count, 2 - got);
+        let c = p.check().unwrap();
+        assert_eq!((c.free, c.heap_held), (1, 0));
     });
 }
