@@ -176,6 +176,7 @@ impl<'a, P: Port> Pool<'a, P> {
             if ok {
                 #[cfg(feature = "timing")]
                 t.timing.sample_depth(t.queue.len());
+                #[cfg(feature = "trace")]
                 t.delivered.fetch_add(1, Ordering::Relaxed);
                 delivered += 1;
             } else {
@@ -195,5 +196,26 @@ impl<'a, P: Port> Pool<'a, P> {
         if let Err(e) = self.unref_at(index, n) {
             self.refused_unref(e);
         }
+    }
+}
+
+#[cfg(all(test, feature = "std", not(loom)))]
+mod tests {
+    use crate::host::{HostPool, HostQueue};
+    use crate::pool::PoolConfig;
+    use crate::target::{Mode, Target};
+
+    #[test]
+    fn targets_count_deliveries_with_the_trace_feature_only() {
+        let h = HostPool::new(PoolConfig::new(2, 8)).unwrap();
+        let p = h.pool();
+        let t = Target::new(HostQueue::pointers(2), Mode::Pointer, 3).unwrap();
+        for _ in 0..2 {
+            assert_eq!(p.broadcast(p.try_alloc().unwrap(), &[&t]), Ok(1));
+        }
+        let s = t.stats();
+        let counted = if cfg!(feature = "trace") { 2 } else { 0 };
+        assert_eq!((s.delivered, s.failed, s.queued), (counted, 0, 2));
+        assert_eq!(p.purge(&t), Ok(2));
     }
 }

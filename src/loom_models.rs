@@ -11,8 +11,8 @@
 //! owners of one entry overlap (an entry handed out twice, or recycled while referenced).
 
 use crate::descriptor::Descriptor;
-use crate::host::OwnedPool;
 use crate::error::PoolError;
+use crate::host::OwnedPool;
 use crate::pool::{Fallback, Pool, PoolConfig};
 use crate::port::{Port, Queue, Timeout};
 use crate::target::{Mode, Target};

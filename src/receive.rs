@@ -157,6 +157,7 @@ impl<'a, P: Port> Pool<'a, P> {
             Counters::bump(&self.counters.invalid_unrefs);
             return Err(PoolError::RefOfFree);
         }
+        #[cfg(feature = "trace")]
         d.holder.store(target.id, Ordering::Relaxed);
         #[cfg(feature = "timing")]
         target

@@ -248,9 +248,15 @@ mod tests {
                 "{l:?}"
             );
         }
+        // The receiver is recorded as the holder with the `trace` feature only.
+        let receiver = if cfg!(feature = "trace") {
+            11
+        } else {
+            HOLDER_PRODUCER
+        };
         assert_eq!(
             (out[3].queued_at, out[3].held_by, out[3].refcount),
-            (12, 11, 2)
+            (12, receiver, 2)
         );
         assert_eq!(
             (out[4].queued_at, out[4].queued, out[4].held_by),
@@ -261,6 +267,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "leak-age")]
     fn leak_report_filters_by_age_and_counts_beyond_the_buffer() {
         let h = pool(3);
         let p = h.pool();
@@ -273,6 +280,19 @@ mod tests {
         assert_eq!(out[0].index, 0);
         assert!(out[0].age_ms >= 15);
         assert_eq!(p.leaks(0, none, &mut []), 2);
+    }
+
+    #[test]
+    #[cfg(not(feature = "leak-age"))]
+    fn without_leak_ages_every_held_entry_is_reported_with_an_unknown_age() {
+        let h = pool(3);
+        let p = h.pool();
+        let _a = p.try_alloc().unwrap();
+        let _b = p.try_alloc().unwrap();
+        let mut out = [Leak::default(); 4];
+        let none: &[&Target<HostQueue>] = &[];
+        assert_eq!(p.leaks(1_000_000, none, &mut out), 2);
+        assert!(out[..2].iter().all(|l| l.age_ms == AGE_UNKNOWN));
     }
 
     #[test]

@@ -779,10 +779,13 @@ int main(void)
 	const size_t k8 = 2; /* ns[2] == 8 */
 
 	printk("BENCH start: Zephyr %s, board %s, %u-byte dispatcher_msg_t, consumers at priority "
-	       "%d, producer at %d, leak ages %s, timing %s, C at %s\n",
+	       "%d, producer at %d, trace %s, leak ages %s, timing %s, slab pointer checks %s, "
+	       "C at %s\n",
 	       KERNEL_VERSION_STRING, CONFIG_BOARD_TARGET, (unsigned int)MSG_BYTES, CONS_PRIO,
-	       PROD_PRIO, IS_ENABLED(CONFIG_DISPATCHER_POOL_LEAK_AGE) ? "on" : "off",
+	       PROD_PRIO, IS_ENABLED(CONFIG_DISPATCHER_POOL_TRACE) ? "on" : "off",
+	       IS_ENABLED(CONFIG_DISPATCHER_POOL_LEAK_AGE) ? "on" : "off",
 	       IS_ENABLED(CONFIG_DISPATCHER_POOL_TIMING) ? "on" : "off",
+	       IS_ENABLED(CONFIG_MEM_SLAB_POINTER_VALIDATE) ? "on" : "off",
 	       IS_ENABLED(CONFIG_SPEED_OPTIMIZATIONS)  ? "-O2 (SPEED_OPTIMIZATIONS)"
 	       : IS_ENABLED(CONFIG_SIZE_OPTIMIZATIONS) ? "-Os (SIZE_OPTIMIZATIONS)"
 						       : "another level");
