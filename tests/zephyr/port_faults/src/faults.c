@@ -1,16 +1,18 @@
 /*
- * The __wrap_dispatcher_port_* functions (see faults.h).
+ * The __wrap_dispatcher_port_* and __wrap_z_impl_k_msgq_* functions (see faults.h).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <errno.h>
+
 #include <zephyr/kernel.h>
 #include <zephyr/sys/atomic.h>
 
 #include "dispatcher_pool_port.h"
 #include "faults.h"
 
-bool __real_dispatcher_port_msgq_put(struct k_msgq *q, const void *item, size_t len);
-bool __real_dispatcher_port_msgq_get(struct k_msgq *q, void *item, int32_t timeout_ms);
+int __real_z_impl_k_msgq_put(struct k_msgq *q, const void *data, k_timeout_t timeout);
+int __real_z_impl_k_msgq_get(struct k_msgq *q, void *data, k_timeout_t timeout);
 bool __real_dispatcher_port_sem_take(void *sem, int32_t timeout_ms);
 void __real_dispatcher_port_sem_give(void *sem);
 void *__real_dispatcher_port_heap_alloc(size_t size, size_t align);
@@ -70,14 +72,20 @@ static bool fault_now(enum fault_point p)
 	return false;
 }
 
-bool __wrap_dispatcher_port_msgq_put(struct k_msgq *q, const void *item, size_t len)
+/*
+ * The kernel's k_msgq put and get, where every put and get of the library ends: pointer items
+ * go to them directly (without CONFIG_USERSPACE), value items and timed gets through the port's
+ * dispatcher_port_msgq_put/get, whose k_msgq_put/get calls them. A fault is what a full or
+ * empty queue returns.
+ */
+int __wrap_z_impl_k_msgq_put(struct k_msgq *q, const void *data, k_timeout_t timeout)
 {
-	return !fault_now(FAULT_MSGQ_PUT) && __real_dispatcher_port_msgq_put(q, item, len);
+	return fault_now(FAULT_MSGQ_PUT) ? -ENOMSG : __real_z_impl_k_msgq_put(q, data, timeout);
 }
 
-bool __wrap_dispatcher_port_msgq_get(struct k_msgq *q, void *item, int32_t timeout_ms)
+int __wrap_z_impl_k_msgq_get(struct k_msgq *q, void *data, k_timeout_t timeout)
 {
-	return !fault_now(FAULT_MSGQ_GET) && __real_dispatcher_port_msgq_get(q, item, timeout_ms);
+	return fault_now(FAULT_MSGQ_GET) ? -ENOMSG : __real_z_impl_k_msgq_get(q, data, timeout);
 }
 
 bool __wrap_dispatcher_port_sem_take(void *sem, int32_t timeout_ms)

@@ -1,7 +1,9 @@
 /*
- * Fault injection into the Zephyr OS port: each dispatcher_port_* call the Rust library makes
- * goes through a __wrap_ function (linker --wrap, see CMakeLists.txt) that fails calls
- * nth .. nth + count - 1 (counted from the arming) and otherwise calls the real port.
+ * Fault injection into the Zephyr OS port: each dispatcher_port_* call the Rust library makes,
+ * and each k_msgq put and get (z_impl_k_msgq_put/get, which the library calls directly for
+ * pointer items and the port for the rest), goes through a __wrap_ function (linker --wrap,
+ * see CMakeLists.txt) that fails calls nth .. nth + count - 1 (counted from the arming) and
+ * otherwise calls the real one.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -11,8 +13,8 @@
 #include <stdint.h>
 
 enum fault_point {
-	FAULT_MSGQ_PUT,   /* returns false without putting (an error other than "full") */
-	FAULT_MSGQ_GET,   /* returns false without taking the item */
+	FAULT_MSGQ_PUT,   /* k_msgq put returns -ENOMSG without putting */
+	FAULT_MSGQ_GET,   /* k_msgq get returns -ENOMSG without taking the item */
 	FAULT_SEM_TAKE,   /* returns false at once, without waiting */
 	FAULT_SEM_GIVE,   /* the give is lost */
 	FAULT_HEAP_NULL,  /* heap_alloc returns NULL */
