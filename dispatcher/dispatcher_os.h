@@ -45,14 +45,14 @@
 /* Expand to a harmless declaration, so that `DISPATCHER_OS_LOG_REGISTER();` is valid ISO C. */
 #define DISPATCHER_OS_LOG_REGISTER() extern int dispatcher_os_log_unused
 #define DISPATCHER_OS_LOG_DECLARE()  extern int dispatcher_os_log_unused
-#define Z_DLOG(lvl, ...)                                                                           \
+#define DISPATCHER_PRIV_LOG(lvl, ...)                                                              \
 	do {                                                                                       \
 		fprintf(stderr, "<" lvl "> dispatcher: " __VA_ARGS__);                             \
 		fputc('\n', stderr);                                                               \
 	} while (0)
-#define DLOG_ERR(...) Z_DLOG("err", __VA_ARGS__)
-#define DLOG_WRN(...) Z_DLOG("wrn", __VA_ARGS__)
-#define DLOG_INF(...) Z_DLOG("inf", __VA_ARGS__)
+#define DLOG_ERR(...) DISPATCHER_PRIV_LOG("err", __VA_ARGS__)
+#define DLOG_WRN(...) DISPATCHER_PRIV_LOG("wrn", __VA_ARGS__)
+#define DLOG_INF(...) DISPATCHER_PRIV_LOG("inf", __VA_ARGS__)
 #define DLOG_DBG(...) ((void)0)
 
 #define DISPATCHER_OS_MUTEX_DEFINE(name) static pthread_mutex_t name = PTHREAD_MUTEX_INITIALIZER

@@ -35,17 +35,17 @@ DISPATCHER_OS_LOG_DECLARE();
 #endif
 
 /* clamp(ceil(TARGET_MAX * F/1000 * C), min, max), as a constant expression. */
-#define Z_DP_RAW(f, c) (((unsigned long long)TARGET_MAX * (f) * (c) + 999ULL) / 1000ULL)
-#define Z_DP_ENTRIES(f, c, lo, hi)                                                                 \
-	((size_t)(Z_DP_RAW(f, c) < (lo) ? (lo) : Z_DP_RAW(f, c) > (hi) ? (hi) : Z_DP_RAW(f, c)))
+#define DP_PRIV_RAW(f, c) (((unsigned long long)TARGET_MAX * (f) * (c) + 999ULL) / 1000ULL)
+#define DP_PRIV_ENTRIES(f, c, lo, hi)                                                              \
+	((size_t)(DP_PRIV_RAW(f, c) < (lo) ? (lo) : DP_PRIV_RAW(f, c) > (hi) ? (hi) : DP_PRIV_RAW(f, c)))
 
 #define STREAMING_ENTRIES                                                                          \
-	Z_DP_ENTRIES(CONFIG_DISPATCHER_STREAMING_FANOUT_PERMILLE,                                  \
+	DP_PRIV_ENTRIES(CONFIG_DISPATCHER_STREAMING_FANOUT_PERMILLE,                               \
 		     CONFIG_DISPATCHER_STREAMING_CONCURRENCY,                                      \
 		     CONFIG_DISPATCHER_STREAMING_MIN_ENTRIES,                                      \
 		     CONFIG_DISPATCHER_STREAMING_MAX_ENTRIES)
 #define CONTROL_ENTRIES                                                                            \
-	Z_DP_ENTRIES(CONFIG_DISPATCHER_CONTROL_FANOUT_PERMILLE,                                    \
+	DP_PRIV_ENTRIES(CONFIG_DISPATCHER_CONTROL_FANOUT_PERMILLE,                                 \
 		     CONFIG_DISPATCHER_CONTROL_CONCURRENCY,                                        \
 		     CONFIG_DISPATCHER_CONTROL_MIN_ENTRIES, CONFIG_DISPATCHER_CONTROL_MAX_ENTRIES)
 
@@ -59,17 +59,17 @@ _Static_assert(CONFIG_DISPATCHER_STREAMING_MIN_ENTRIES <= CONFIG_DISPATCHER_STRE
 #ifdef __ZEPHYR__
 /* Created at boot by the module's hook, like every DISPATCHER_POOL_DEFINE. */
 #ifdef CONFIG_DISPATCHER_STREAMING_PSRAM
-Z_DISPATCHER_POOL_DEFINE_PSRAM(dispatcher_pool_streaming, "streaming", STREAMING_ENTRIES,
+DISPATCHER_PRIV_POOL_DEFINE_PSRAM(dispatcher_pool_streaming, "streaming", STREAMING_ENTRIES,
 			       CONFIG_DISPATCHER_STREAMING_PAYLOAD_SIZE, 0, true);
 #else
-Z_DISPATCHER_POOL_DEFINE_INTERNAL(dispatcher_pool_streaming, "streaming", STREAMING_ENTRIES,
+DISPATCHER_PRIV_POOL_DEFINE_INTERNAL(dispatcher_pool_streaming, "streaming", STREAMING_ENTRIES,
 				  CONFIG_DISPATCHER_STREAMING_PAYLOAD_SIZE, 0, true);
 #endif
-Z_DISPATCHER_POOL_DEFINE_INTERNAL(dispatcher_pool_control, "control", CONTROL_ENTRIES,
+DISPATCHER_PRIV_POOL_DEFINE_INTERNAL(dispatcher_pool_control, "control", CONTROL_ENTRIES,
 				  CONFIG_DISPATCHER_CONTROL_PAYLOAD_SIZE, 0, true);
 #else
 /* POSIX: the same memory, created by dispatcher_pool_init(). */
-#define Z_DP_POSIX_POOL(var, name_str, entries_, payload_)                                         \
+#define DP_PRIV_POSIX_POOL(var, name_str, entries_, payload_)                                      \
 	static struct dispatcher_posix_sem var##_sem = DISPATCHER_POSIX_SEM_INITIALIZER;           \
 	static struct pool_msg_t var##_descs[entries_];                                            \
 	static _Alignas(dispatcher_msg_t) unsigned char                                            \
@@ -84,9 +84,9 @@ Z_DISPATCHER_POOL_DEFINE_INTERNAL(dispatcher_pool_control, "control", CONTROL_EN
 		.sem = &var##_sem,                                                                 \
 		.placement = "static",                                                             \
 	}
-Z_DP_POSIX_POOL(dispatcher_pool_streaming, "streaming", STREAMING_ENTRIES,
+DP_PRIV_POSIX_POOL(dispatcher_pool_streaming, "streaming", STREAMING_ENTRIES,
 		CONFIG_DISPATCHER_STREAMING_PAYLOAD_SIZE);
-Z_DP_POSIX_POOL(dispatcher_pool_control, "control", CONTROL_ENTRIES,
+DP_PRIV_POSIX_POOL(dispatcher_pool_control, "control", CONTROL_ENTRIES,
 		CONFIG_DISPATCHER_CONTROL_PAYLOAD_SIZE);
 #endif
 

@@ -72,20 +72,20 @@ typedef enum {
 } dispatch_source_t;
 
 #if defined(__GNUC__)
-#define Z_DISPATCHER_UNUSED __attribute__((unused))
+#define DISPATCHER_PRIV_UNUSED __attribute__((unused))
 #else
-#define Z_DISPATCHER_UNUSED
+#define DISPATCHER_PRIV_UNUSED
 #endif
 
 /** "TARGET<name>" for each module, indexed by dispatch_target_t. */
-static const char *const target_names[] Z_DISPATCHER_UNUSED = {
+static const char *const target_names[] DISPATCHER_PRIV_UNUSED = {
 #define X_MODULE(name) "TARGET" #name,
 #include "modules.def"
 #undef X_MODULE
 };
 
 /** "SOURCE<name>" for each module, indexed by dispatch_source_t. */
-static const char *const source_names[] Z_DISPATCHER_UNUSED = {
+static const char *const source_names[] DISPATCHER_PRIV_UNUSED = {
 #define X_MODULE(name) "SOURCE" #name,
 #include "modules.def"
 #undef X_MODULE

@@ -41,22 +41,22 @@ extern "C" {
  * product is compared against 1024 * 1000 before it is formed).
  */
 #define DISPATCHER_POOL_ENTRIES_FOR(targets, fanout_permille, concurrency)                         \
-	((size_t)((Z_DP_U32(concurrency) != 0ULL &&                                                \
-		   Z_DP_TF(targets, fanout_permille) > 1024000ULL / Z_DP_U32(concurrency))         \
+	((size_t)((DP_PRIV_U32(concurrency) != 0ULL &&                                             \
+		   DP_PRIV_TF(targets, fanout_permille) > 1024000ULL / DP_PRIV_U32(concurrency))   \
 			  ? 1024ULL                                                                \
-			  : Z_DP_CLAMP8((Z_DP_TF(targets, fanout_permille) * Z_DP_U32(concurrency) + \
+			  : DP_PRIV_CLAMP8((DP_PRIV_TF(targets, fanout_permille) * DP_PRIV_U32(concurrency) + \
 					 999ULL) / 1000ULL)))
 
 /** @cond INTERNAL_HIDDEN */
-#define Z_DP_U32(x)      ((unsigned long long)(uint32_t)(x))
-#define Z_DP_TF(t, f)    (Z_DP_U32(t) * Z_DP_U32(f))
-#define Z_DP_CLAMP8(x)   ((x) < 8ULL ? 8ULL : (x))
+#define DP_PRIV_U32(x)      ((unsigned long long)(uint32_t)(x))
+#define DP_PRIV_TF(t, f)    (DP_PRIV_U32(t) * DP_PRIV_U32(f))
+#define DP_PRIV_CLAMP8(x)   ((x) < 8ULL ? 8ULL : (x))
 
 /*
  * The pieces every definition shares: descriptors (internal RAM), the semaphore, and the
  * struct msg_pool in the iterable section. region/region_bytes/placement come from the variant.
  */
-#define Z_DISPATCHER_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_, region_,     \
+#define DISPATCHER_PRIV_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_, region_, \
 				 region_bytes_, placement_, boot_)                                 \
 	static pool_msg_t pool_name##_descs[(entries_) + (heap_slots_)];                           \
 	static K_SEM_DEFINE(pool_name##_sem, 0, K_SEM_MAX_LIMIT);                                  \
@@ -75,17 +75,18 @@ extern "C" {
 	}
 
 /* Bytes of the message region of a pool definition. */
-#define Z_DP_REGION_BYTES(entries_, payload_) ((size_t)(entries_) * DISPATCHER_POOL_STRIDE(payload_))
+#define DP_PRIV_REGION_BYTES(entries_, payload_)                                                   \
+	((size_t)(entries_) * DISPATCHER_POOL_STRIDE(payload_))
 
 /* A static region in internal RAM. */
-#define Z_DP_REGION_INTERNAL(pool_name, entries_, payload_)                                         \
+#define DP_PRIV_REGION_INTERNAL(pool_name, entries_, payload_)                                     \
 	static uint8_t __aligned(DISPATCHER_MSG_ALIGN)                                             \
-		pool_name##_region[Z_DP_REGION_BYTES(entries_, payload_)]
+		pool_name##_region[DP_PRIV_REGION_BYTES(entries_, payload_)]
 
-#define Z_DISPATCHER_POOL_DEFINE_INTERNAL(pool_name, name_str, entries_, payload_, heap_slots_,   \
+#define DISPATCHER_PRIV_POOL_DEFINE_INTERNAL(pool_name, name_str, entries_, payload_, heap_slots_, \
 					  boot_)                                                   \
-	Z_DP_REGION_INTERNAL(pool_name, entries_, payload_);                                       \
-	Z_DISPATCHER_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_,             \
+	DP_PRIV_REGION_INTERNAL(pool_name, entries_, payload_);                                    \
+	DISPATCHER_PRIV_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_,          \
 				 pool_name##_region, sizeof(pool_name##_region),                   \
 				 DISPATCHER_POOL_PLACEMENT_INTERNAL, boot_)
 
@@ -98,11 +99,12 @@ extern "C" {
  * zeroes _ext_ram_bss_start.._ext_ram_bss_end, i.e. before any SYS_INIT runs.
  */
 #define DISPATCHER_POOL_PLACEMENT_PSRAM_ "PSRAM (.ext_ram.bss, static)"
-#define Z_DISPATCHER_POOL_DEFINE_PSRAM(pool_name, name_str, entries_, payload_, heap_slots_, boot_) \
+#define DISPATCHER_PRIV_POOL_DEFINE_PSRAM(pool_name, name_str, entries_, payload_, heap_slots_,   \
+					  boot_)                                                   \
 	static uint8_t __aligned(DISPATCHER_MSG_ALIGN) pool_name##_region                          \
-		[Z_DP_REGION_BYTES(entries_, payload_)]                                            \
+		[DP_PRIV_REGION_BYTES(entries_, payload_)]                                         \
 		__attribute__((section(".ext_ram.bss." STRINGIFY(pool_name))));                    \
-	Z_DISPATCHER_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_,             \
+	DISPATCHER_PRIV_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_,          \
 				 pool_name##_region, sizeof(pool_name##_region),                   \
 				 DISPATCHER_POOL_PLACEMENT_PSRAM_, boot_)
 #elif defined(CONFIG_SHARED_MULTI_HEAP)
@@ -114,16 +116,18 @@ extern "C" {
  * heap's regions).
  */
 #define DISPATCHER_POOL_PLACEMENT_PSRAM_ "PSRAM (shared multi-heap)"
-#define Z_DISPATCHER_POOL_DEFINE_PSRAM(pool_name, name_str, entries_, payload_, heap_slots_, boot_) \
-	Z_DISPATCHER_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_, NULL,       \
-				 Z_DP_REGION_BYTES(entries_, payload_),                            \
+#define DISPATCHER_PRIV_POOL_DEFINE_PSRAM(pool_name, name_str, entries_, payload_, heap_slots_,   \
+					  boot_)                                                   \
+	DISPATCHER_PRIV_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_, NULL,    \
+				 DP_PRIV_REGION_BYTES(entries_, payload_),                         \
 				 DISPATCHER_POOL_PLACEMENT_PSRAM_, boot_)
 #else
 /* No PSRAM configured: internal RAM, and the placement string says so. */
 #define DISPATCHER_POOL_PLACEMENT_PSRAM_ "internal RAM (no PSRAM configured)"
-#define Z_DISPATCHER_POOL_DEFINE_PSRAM(pool_name, name_str, entries_, payload_, heap_slots_, boot_) \
-	Z_DP_REGION_INTERNAL(pool_name, entries_, payload_);                                       \
-	Z_DISPATCHER_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_,             \
+#define DISPATCHER_PRIV_POOL_DEFINE_PSRAM(pool_name, name_str, entries_, payload_, heap_slots_,   \
+					  boot_)                                                   \
+	DP_PRIV_REGION_INTERNAL(pool_name, entries_, payload_);                                    \
+	DISPATCHER_PRIV_POOL_DEFINE(pool_name, name_str, entries_, payload_, heap_slots_,          \
 				 pool_name##_region, sizeof(pool_name##_region),                   \
 				 DISPATCHER_POOL_PLACEMENT_PSRAM_, boot_)
 #endif
@@ -147,7 +151,7 @@ extern "C" {
  * Defines `pool_name`, and static `pool_name##_descs`, `pool_name##_region`, `pool_name##_sem`.
  */
 #define DISPATCHER_POOL_DEFINE_EX(pool_name, entries, payload_size, heap_slots)                    \
-	Z_DISPATCHER_POOL_DEFINE_INTERNAL(pool_name, #pool_name, entries, payload_size,            \
+	DISPATCHER_PRIV_POOL_DEFINE_INTERNAL(pool_name, #pool_name, entries, payload_size,         \
 					  heap_slots, true)
 
 /** DISPATCHER_POOL_DEFINE_EX without heap fallback slots. */
@@ -165,14 +169,14 @@ extern "C" {
  * The pool's `placement` string says which (DISPATCHER_POOL_PLACEMENT_PSRAM).
  */
 #define DISPATCHER_POOL_DEFINE_PSRAM(pool_name, entries, payload_size)                             \
-	Z_DISPATCHER_POOL_DEFINE_PSRAM(pool_name, #pool_name, entries, payload_size, 0, true)
+	DISPATCHER_PRIV_POOL_DEFINE_PSRAM(pool_name, #pool_name, entries, payload_size, 0, true)
 
 /**
  * DISPATCHER_POOL_DEFINE_EX whose pool is not created at boot: call msg_pool_init(&pool_name)
  * yourself (tests do, to check calls before creation). Listed by the shell once created.
  */
 #define DISPATCHER_POOL_DEFINE_NOINIT(pool_name, entries, payload_size, heap_slots)                \
-	Z_DISPATCHER_POOL_DEFINE_INTERNAL(pool_name, #pool_name, entries, payload_size,            \
+	DISPATCHER_PRIV_POOL_DEFINE_INTERNAL(pool_name, #pool_name, entries, payload_size,         \
 					  heap_slots, false)
 
 /** Declares a pool defined in another file: `DISPATCHER_POOL_DECLARE(streaming);`. */

@@ -87,7 +87,7 @@ ZTEST(dispatcher_pool_psram_too_small, test_refused_pool_gives_its_region_back)
 	struct pool_stats s;
 	void *block;
 
-	zassert_true(Z_DP_REGION_BYTES(2, DISPATCHER_PAYLOAD_MAX + 1) > smh_buf_bytes / 2,
+	zassert_true(DP_PRIV_REGION_BYTES(2, DISPATCHER_PAYLOAD_MAX + 1) > smh_buf_bytes / 2,
 		     "the bad pool's region must be big enough for a leak to show");
 	zassert_equal(msg_pool_stats(&zz_bad_psram, &s), -ENODEV);
 	zassert_is_null(zz_bad_psram.region, "the refused pool kept its PSRAM region");
