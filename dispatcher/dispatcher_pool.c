@@ -34,20 +34,16 @@ DISPATCHER_OS_LOG_DECLARE();
 #define CONFIG_DISPATCHER_CONTROL_MAX_ENTRIES     64
 #endif
 
-/* clamp(ceil(TARGET_MAX * F/1000 * C), min, max), as a constant expression. */
-#define DP_PRIV_RAW(f, c) (((unsigned long long)TARGET_MAX * (f) * (c) + 999ULL) / 1000ULL)
-#define DP_PRIV_ENTRIES(f, c, lo, hi)                                                              \
-	((size_t)(DP_PRIV_RAW(f, c) < (lo) ? (lo) : DP_PRIV_RAW(f, c) > (hi) ? (hi) : DP_PRIV_RAW(f, c)))
-
 #define STREAMING_ENTRIES                                                                          \
-	DP_PRIV_ENTRIES(CONFIG_DISPATCHER_STREAMING_FANOUT_PERMILLE,                               \
-		     CONFIG_DISPATCHER_STREAMING_CONCURRENCY,                                      \
-		     CONFIG_DISPATCHER_STREAMING_MIN_ENTRIES,                                      \
-		     CONFIG_DISPATCHER_STREAMING_MAX_ENTRIES)
+	DISPATCHER_POOL_ENTRIES_CLAMP(TARGET_MAX, CONFIG_DISPATCHER_STREAMING_FANOUT_PERMILLE,      \
+				      CONFIG_DISPATCHER_STREAMING_CONCURRENCY,                     \
+				      CONFIG_DISPATCHER_STREAMING_MIN_ENTRIES,                     \
+				      CONFIG_DISPATCHER_STREAMING_MAX_ENTRIES)
 #define CONTROL_ENTRIES                                                                            \
-	DP_PRIV_ENTRIES(CONFIG_DISPATCHER_CONTROL_FANOUT_PERMILLE,                                 \
-		     CONFIG_DISPATCHER_CONTROL_CONCURRENCY,                                        \
-		     CONFIG_DISPATCHER_CONTROL_MIN_ENTRIES, CONFIG_DISPATCHER_CONTROL_MAX_ENTRIES)
+	DISPATCHER_POOL_ENTRIES_CLAMP(TARGET_MAX, CONFIG_DISPATCHER_CONTROL_FANOUT_PERMILLE,        \
+				      CONFIG_DISPATCHER_CONTROL_CONCURRENCY,                       \
+				      CONFIG_DISPATCHER_CONTROL_MIN_ENTRIES,                       \
+				      CONFIG_DISPATCHER_CONTROL_MAX_ENTRIES)
 
 _Static_assert(CONFIG_DISPATCHER_STREAMING_PAYLOAD_SIZE <= BUF_SIZE &&
 		       CONFIG_DISPATCHER_CONTROL_PAYLOAD_SIZE <= BUF_SIZE,

@@ -52,6 +52,31 @@ typedef struct msg_target_t msg_target_t;
       DISPATCHER_MSG_ALIGN) * DISPATCHER_MSG_ALIGN)
 
 /**
+ * The sizing heuristic as a constant expression, for array sizes and pool definitions:
+ * clamp(ceil(targets * fanout_permille / 1000 * concurrency), lo, hi) for uint32_t arguments and
+ * lo <= hi, with no overflow (the product is compared against hi * 1000 before it is formed).
+ */
+#define DISPATCHER_POOL_ENTRIES_CLAMP(targets, fanout_permille, concurrency, lo, hi)              \
+    ((size_t)((DP_PRIV_U32(concurrency) != 0ULL &&                                                \
+               DP_PRIV_U32(targets) * DP_PRIV_U32(fanout_permille) >                              \
+                   DP_PRIV_U32(hi) * 1000ULL / DP_PRIV_U32(concurrency))                          \
+                  ? DP_PRIV_U32(hi)                                                               \
+                  : DP_PRIV_MAX(DP_PRIV_U32(lo),                                                  \
+                                (DP_PRIV_U32(targets) * DP_PRIV_U32(fanout_permille) *            \
+                                     DP_PRIV_U32(concurrency) + 999ULL) / 1000ULL)))
+
+/**
+ * What pool_entries_for() returns, as a constant expression: the heuristic clamped to
+ * DISPATCHER_POOL_MIN_ENTRIES..DISPATCHER_POOL_MAX_ENTRIES (8..1024).
+ */
+#define DISPATCHER_POOL_ENTRIES_FOR(targets, fanout_permille, concurrency)                         \
+    DISPATCHER_POOL_ENTRIES_CLAMP(targets, fanout_permille, concurrency,                           \
+                                  DISPATCHER_POOL_MIN_ENTRIES, DISPATCHER_POOL_MAX_ENTRIES)
+
+#define DP_PRIV_U32(x)    ((unsigned long long)(uint32_t)(x))
+#define DP_PRIV_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/**
  * True when this header's dispatcher_msg_t has the layout the library was compiled with (same
  * DISPATCHER_TARGETS_MAX and DISPATCHER_PAYLOAD_MAX). Check it once at boot, e.g.
  * `if (!DISPATCHER_POOL_ABI_OK()) { LOG_ERR("msg_pool.h does not match the library"); }`.
@@ -96,6 +121,16 @@ typedef struct msg_target_t msg_target_t;
  * Length of the C port's `dispatcher_port_errno` table (one per `enum dispatcher_errno`).
  */
 #define DISPATCHER_ERRNO_COUNT 12
+
+/**
+ * Fewest entries the sizing heuristic proposes (`pool_entries_for`, `DISPATCHER_POOL_ENTRIES_FOR`).
+ */
+#define DISPATCHER_POOL_MIN_ENTRIES 8
+
+/**
+ * Most entries the sizing heuristic proposes, and the most a pool accepts by default.
+ */
+#define DISPATCHER_POOL_MAX_ENTRIES 1024
 
 /**
  * Words of private storage in a `struct msg_pool` (the pool's state once initialised).

@@ -27,8 +27,15 @@ pub const POOL_AGE_UNKNOWN: u32 = 0xFFFF_FFFF;
 /// Length of the C port's `dispatcher_port_errno` table (one per `enum dispatcher_errno`).
 pub const DISPATCHER_ERRNO_COUNT: usize = 12;
 
+/// Fewest entries the sizing heuristic proposes (`pool_entries_for`, `DISPATCHER_POOL_ENTRIES_FOR`).
+pub const DISPATCHER_POOL_MIN_ENTRIES: u32 = 8;
+/// Most entries the sizing heuristic proposes, and the most a pool accepts by default.
+pub const DISPATCHER_POOL_MAX_ENTRIES: u32 = 1024;
+
 // The C names of the core's constants (cbindgen does not export a dependency's constants).
 const _: () = {
+    assert!(DISPATCHER_POOL_MIN_ENTRIES == pool_core::sizing::DISPATCHER_POOL_MIN_ENTRIES);
+    assert!(DISPATCHER_POOL_MAX_ENTRIES == pool_core::sizing::DISPATCHER_POOL_MAX_ENTRIES);
     assert!(POOL_HOLDER_PRODUCER == pool_core::descriptor::HOLDER_PRODUCER);
     assert!(POOL_HOLDER_NONE == pool_core::pool::HOLDER_NONE);
     assert!(POOL_AGE_UNKNOWN == pool_core::pool::AGE_UNKNOWN);

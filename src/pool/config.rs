@@ -6,7 +6,7 @@ use crate::freelist::MAX_INDEX_ENTRIES;
 use crate::header::MsgHeader;
 
 /// Default upper bound on `entries` (the design's 1..=1024).
-pub const DEFAULT_MAX_ENTRIES: usize = 1024;
+pub const DEFAULT_MAX_ENTRIES: usize = crate::sizing::DISPATCHER_POOL_MAX_ENTRIES as usize;
 /// Default upper bound on `payload_size`.
 pub const DEFAULT_MAX_PAYLOAD: usize = 16 * 1024;
 /// Most heap fallback messages that can be alive at once.

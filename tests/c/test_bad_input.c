@@ -366,6 +366,18 @@ static void json_and_misc(void)
     CHECK_EQ(pool_entries_for(64, 250, 2), 32);
     CHECK_EQ(pool_entries_for(10, 250, 2), 8);
     CHECK_EQ(pool_entries_for(100000, 1000, 4), 1024);
+    /* The C constant expression is the library's function, on a grid with the edges. */
+    static const uint32_t grid[] = {0, 1, 7, 8, 64, 999, 1000, 1001, 65535, UINT32_MAX};
+    int differ = 0;
+    for (size_t a = 0; a < sizeof grid / sizeof grid[0]; a++) {
+        for (size_t b = 0; b < sizeof grid / sizeof grid[0]; b++) {
+            for (size_t c = 0; c < sizeof grid / sizeof grid[0]; c++) {
+                differ += DISPATCHER_POOL_ENTRIES_FOR(grid[a], grid[b], grid[c]) !=
+                          pool_entries_for(grid[a], grid[b], grid[c]);
+            }
+        }
+    }
+    CHECK_EQ(differ, 0);
 
     /* pool_msg_from_msg: a held entry's message maps back; copies and free entries do not. */
     pool_msg_t *p = alloc_with_len(3);

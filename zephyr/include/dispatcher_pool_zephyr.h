@@ -34,23 +34,7 @@
 extern "C" {
 #endif
 
-/**
- * The boot-time sizing heuristic as a constant expression (for array sizes and
- * DISPATCHER_POOL_DEFINE): clamp(ceil(targets * fanout_permille / 1000 * concurrency), 8, 1024),
- * exactly what pool_entries_for() returns for the same uint32_t arguments (no overflow: the
- * product is compared against 1024 * 1000 before it is formed).
- */
-#define DISPATCHER_POOL_ENTRIES_FOR(targets, fanout_permille, concurrency)                         \
-	((size_t)((DP_PRIV_U32(concurrency) != 0ULL &&                                             \
-		   DP_PRIV_TF(targets, fanout_permille) > 1024000ULL / DP_PRIV_U32(concurrency))   \
-			  ? 1024ULL                                                                \
-			  : DP_PRIV_CLAMP8((DP_PRIV_TF(targets, fanout_permille) * DP_PRIV_U32(concurrency) + \
-					 999ULL) / 1000ULL)))
-
 /** @cond INTERNAL_HIDDEN */
-#define DP_PRIV_U32(x)      ((unsigned long long)(uint32_t)(x))
-#define DP_PRIV_TF(t, f)    (DP_PRIV_U32(t) * DP_PRIV_U32(f))
-#define DP_PRIV_CLAMP8(x)   ((x) < 8ULL ? 8ULL : (x))
 
 /*
  * The pieces every definition shares: descriptors (internal RAM), the semaphore, and the
