@@ -146,11 +146,11 @@ unsafe fn receive_pointer(
     timeout_ms: i32,
     out_ptr: *mut *mut pool_msg_t,
 ) -> Result<(), PoolError> {
-    if out_ptr.is_null() || !out_ptr.is_aligned() {
-        return Err(PoolError::Null);
-    }
     if timeout_ms != 0 && crate::extern_port::in_isr() {
         return Err(PoolError::BlockingInIsr);
+    }
+    if out_ptr.is_null() || !out_ptr.is_aligned() {
+        return Err(PoolError::Null);
     }
     let p = t.receive_ptr(Timeout::from_c_ms(timeout_ms))?;
     let (_, pool, e) = entry_of(p).map_err(|r| {
