@@ -159,6 +159,8 @@ impl<'a, P: Port> Pool<'a, P> {
         }
         #[cfg(feature = "trace")]
         d.holder.store(target.id, Ordering::Relaxed);
+        #[cfg(not(any(feature = "trace", feature = "timing")))]
+        let _ = target; // what it would record is compiled out
         #[cfg(feature = "timing")]
         target
             .timing

@@ -232,11 +232,12 @@ unsafe impl Queue for ExternQueue {
                 Timeout::NoWait => kernel::NO_WAIT,
                 Timeout::Forever => kernel::FOREVER,
                 // Milliseconds to ticks is the port's (the tick rate is a Kconfig value).
-                // SAFETY: as below.
                 Timeout::Millis(_) => {
+                    // SAFETY: valid queue (see `new`); the caller guarantees `out` has
+                    // `item_size()` writable bytes, which is what the get copies.
                     return unsafe {
                         dispatcher_port_msgq_get(self.0, out.cast(), timeout_ms(timeout))
-                    }
+                    };
                 }
             };
             // SAFETY: valid, initialised queue (see `new`); the caller guarantees `out` has
