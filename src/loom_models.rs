@@ -1,6 +1,7 @@
 //! loom models: the free list, the last-unref race, broadcast racing fast consumers, blocking
-//! allocation racing frees (no lost wake-up, no double hand-out), and the heap fallback's slot
-//! claim racing another claim and the slot's release.
+//! allocation racing frees (no lost wake-up, no double hand-out), the heap fallback's slot
+//! claim racing another claim and the slot's release, and the dispatcher registry's
+//! close-and-drain protocol racing a broadcast.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test --profile loom --features std --lib loom_models`
 //! (`scripts/test` does, with `LOOM_MAX_PREEMPTIONS=2`).
@@ -427,5 +428,62 @@ fn heap_slot_is_claimed_by_one_allocator_at_a_time_and_released_with_its_message
         assert_eq!(s.pool_drop_count, 2 - got);
         let c = p.check().unwrap();
         assert_eq!((c.free, c.heap_held), (1, 0));
+    });
+}
+
+/// The dispatcher registry's close-and-drain protocol (dispatcher/dispatcher.c), modelled on
+/// loom's atomics: a broadcast counts itself in flight, then reads the id's mode and uses its
+/// target; a writer closes the id, waits until nothing is in flight, then rewrites the target.
+/// The C code uses sequentially consistent accesses; loom checks sequential consistency through
+/// `fence(SeqCst)`, so the model puts one between each side's store and load (the same
+/// guarantee: neither side can miss the other's store). The target is an `UnsafeCell`: loom
+/// reports a race if a broadcast could still read it while the writer rewrites it.
+#[test]
+fn registry_close_waits_for_broadcasts_that_saw_the_id_open() {
+    use loom::sync::atomic::{fence, AtomicU32, AtomicU8, Ordering};
+    const OPEN: u8 = 1;
+    const CLOSED: u8 = 0;
+    struct Registry {
+        mode: AtomicU8,
+        inflight: AtomicU32,
+        target: UnsafeCell<u32>,
+    }
+    // SAFETY: the target cell's accesses are what the model checks.
+    unsafe impl Sync for Registry {}
+    loom::model(|| {
+        let r = Arc::new(Registry {
+            mode: AtomicU8::new(OPEN),
+            inflight: AtomicU32::new(0),
+            target: UnsafeCell::new(1),
+        });
+        let broadcaster = {
+            let r = r.clone();
+            thread::spawn(move || {
+                r.inflight.fetch_add(1, Ordering::Relaxed);
+                fence(Ordering::SeqCst);
+                // Acquire: a mode published after a rewrite brings the rewritten target.
+                let used = if r.mode.load(Ordering::Acquire) == OPEN {
+                    // SAFETY: checked by loom: the writer must not rewrite it meanwhile.
+                    Some(r.target.with(|p| unsafe { *p }))
+                } else {
+                    None
+                };
+                r.inflight.fetch_sub(1, Ordering::Release);
+                used
+            })
+        };
+        // The writer (unregistering the id, then registering a new queue).
+        r.mode.store(CLOSED, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        while r.inflight.load(Ordering::Acquire) != 0 {
+            thread::yield_now();
+        }
+        // SAFETY: checked by loom: no broadcast that saw the id open is still using it.
+        r.target.with_mut(|p| unsafe { *p = 2 });
+        r.mode.store(OPEN, Ordering::Release);
+        let used = broadcaster.join().unwrap();
+        // A broadcast saw the old target or none (it read the mode before the close, or
+        // after it), or the new one published after the rewrite.
+        assert!(matches!(used, None | Some(1) | Some(2)));
     });
 }
