@@ -913,7 +913,8 @@ int msg_target_init(struct msg_target_t *t, struct k_msgq *q, uint8_t mode, uint
  * the call is refused with -EINVAL (`n_targets` == 0, NULL `targets` or a NULL entry, an
  * uninitialised target) or -EMSGSIZE (`message_len` > the pool's payload size): the entry is
  * then released and the drop counted; do not touch `p` afterwards. A NULL (-EINVAL), foreign
- * or misaligned (-EFAULT) or free (-EINVAL) `p` changes nothing; -ENODEV before any pool exists.
+ * or misaligned (-EFAULT) or free (-EINVAL) `p` changes nothing (`p` is checked before the
+ * target list); -ENODEV before any pool exists.
  *
  * A value-mode target whose item is too small for the message is skipped and counted as an
  * enqueue failure.

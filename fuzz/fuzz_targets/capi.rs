@@ -1288,15 +1288,9 @@ fn broadcast(f: &mut Fuzz, u: &mut Unstructured<'_>) -> Result<()> {
     } else if f.owner(a).is_none() {
         want = -EFAULT;
     } else if !ours {
-        // Misaligned or free: nothing changes.
-        let list_bad = n > 0 && (null_list || has_null);
-        want = if list_bad {
-            -EINVAL
-        } else if located.is_none() {
-            -EFAULT
-        } else {
-            -EINVAL
-        };
+        // Misaligned or free: nothing changes. The pointer is checked before the list: a
+        // misaligned one is -EFAULT whatever the list, a free one -EINVAL.
+        want = if located.is_none() { -EFAULT } else { -EINVAL };
     } else {
         let (k, i) = located.unwrap();
         let d = &f.w.pools[k];
