@@ -29,7 +29,9 @@
  * ones past TARGET_MAX are never read). A pool message may be shorter than sizeof(dispatcher_msg_t):
  * its data[] holds its pool's payload size (dispatcher_pool_payload_size()), never more.
  *
- * Thread context for every call of this header (they take the registry's mutex).
+ * Registering, unregistering and looking up take the registry's mutex: thread context.
+ * dispatcher_broadcast_ptr takes no lock and is ISR-safe; dispatcher_send allocates from the
+ * streaming pool without waiting and is ISR-safe too.
  *
  * SPDX-License-Identifier: Apache-2.0
  */

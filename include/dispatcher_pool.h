@@ -23,8 +23,8 @@
  *     };
  *     if (dispatcher_pool_send_ptr_params(&params) == NULL) { ... pool empty ... }
  *
- * Thread context for every call (the broadcast takes the registry's mutex); entry calls
- * (ref, unref, get_msg) are ISR-safe.
+ * Entry calls (ref, unref, get_msg), try_alloc and the send calls are ISR-safe; blocking
+ * allocation and the self test need a thread.
  *
  * SPDX-License-Identifier: Apache-2.0
  */

@@ -101,6 +101,10 @@ void *dispatcher_port_heap_alloc(size_t size, size_t align);
 void dispatcher_port_heap_free(void *p);
 
 /**
+ * On Zephyr without CONFIG_USERSPACE the library puts and gets pointer items (len ==
+ * sizeof(void *)) with z_impl_k_msgq_put/get itself and calls the two functions below for value
+ * items and timed gets only; other ports get every call.
+ *
  * Puts one item into q without waiting (k_msgq_put, K_NO_WAIT): its first len bytes from item
  * (len <= the item size), the rest zero. len is the item size for pointer items and
  * header + message_len for a small pool message going to a value queue (whose item is a
