@@ -864,7 +864,8 @@ int msg_ref(struct pool_msg_t *p);
 int msg_unref(struct pool_msg_t *p);
 
 /**
- * The pool entry `p` belongs to, or NULL when it belongs to none (never dereferences `p`).
+ * The pool whose descriptor array `p` points into (a misaligned pointer or a free entry
+ * included), or NULL when it is no pool's (never dereferences `p`).
  */
 struct msg_pool *msg_pool_of(const struct pool_msg_t *p);
 

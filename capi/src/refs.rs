@@ -60,10 +60,11 @@ pub(crate) fn refused_unref(r: Refused) {
     }
 }
 
-/// The pool entry `p` belongs to, or NULL when it belongs to none (never dereferences `p`).
+/// The pool whose descriptor array `p` points into (a misaligned pointer or a free entry
+/// included), or NULL when it is no pool's (never dereferences `p`).
 #[no_mangle]
 pub extern "C" fn msg_pool_of(p: *const pool_msg_t) -> *mut msg_pool {
-    pool_of(p.cast()).map_or(core::ptr::null_mut(), |(c, _)| c)
+    pool_of(p.cast()).unwrap_or(core::ptr::null_mut())
 }
 
 /// The message of a held entry of any pool, or NULL when `p` is NULL, no pool's descriptor,

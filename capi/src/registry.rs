@@ -143,11 +143,10 @@ fn unowned(p: *const Descriptor) -> Refused {
     Refused { err, counter }
 }
 
-/// The pool of the entry `p` (see [`entry_of`]).
-pub(crate) fn pool_of(p: *const Descriptor) -> Result<(*mut msg_pool, &'static CPool), PoolError> {
-    entry_of(p)
-        .map(|(c, pool, _)| (c, pool))
-        .map_err(PoolError::from)
+/// The pool whose descriptor array `p` points into (it may be misaligned or free), by address
+/// only: `msg_pool_of`.
+pub(crate) fn pool_of(p: *const Descriptor) -> Option<*mut msg_pool> {
+    pools().find(|(_, pool)| pool.owns(p)).map(|(c, _)| c)
 }
 
 /// The pool that counts refusals no pool can be blamed for (NULL and foreign pointers): the
