@@ -126,6 +126,9 @@ static void isolation_and_ownership(void)
     /* A pointer one past the end of a pool's descriptors, and one inside a descriptor. */
     CHECK_EQ(msg_unref(&streaming_descs[32]), -EFAULT);
     CHECK_EQ(msg_unref((pool_msg_t *)((char *)flood[0] + 4)), -EFAULT);
+    /* msg_pool_of answers by address range: a pointer into a descriptor names its pool. */
+    CHECK(msg_pool_of((pool_msg_t *)((char *)flood[0] + 4)) == &streaming);
+    CHECK(msg_pool_of(&streaming_descs[32]) == NULL);
 
     /* Entries go back to their own pool. */
     for (int i = 0; i < 32; i++) {
