@@ -88,11 +88,8 @@ impl<'a, P: Port> Pool<'a, P> {
         e: Entry<'a>,
         targets: &[&Target<Q>],
     ) -> Result<usize, PoolError> {
-        let (index, d) = (e.index(), e.descriptor());
+        let (index, d) = (e.index(), e.held()?);
         let p: *const Descriptor = d;
-        if d.refcount() == 0 {
-            return Err(PoolError::RefOfFree);
-        }
         // SAFETY: the entry is held (by the caller), so its message is valid; the header is
         // not written while the producer broadcasts.
         let msg_len = unsafe { (*d.msg_ptr()).message_len } as usize;

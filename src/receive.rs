@@ -152,11 +152,9 @@ impl<'a, P: Port> Pool<'a, P> {
         e: Entry<'a>,
         target: &Target<Q>,
     ) -> Result<Msg<'_, 'a, P>, PoolError> {
-        let d = e.descriptor();
-        if d.refcount() == 0 {
-            Counters::bump(&self.counters.invalid_unrefs);
-            return Err(PoolError::RefOfFree);
-        }
+        let d = e
+            .held()
+            .inspect_err(|_| Counters::bump(&self.counters.invalid_unrefs))?;
         #[cfg(feature = "trace")]
         d.holder.store(target.id, Ordering::Relaxed);
         #[cfg(not(any(feature = "trace", feature = "timing")))]

@@ -21,7 +21,7 @@ pub extern "C" fn msg_ref(p: *mut pool_msg_t) -> c_int {
     match entry_of(p.cast::<Descriptor>()) {
         // SAFETY: the C contract above: the caller holds a reference; anything else was
         // refused by address checks before any access.
-        Ok((_, pool, e)) => code(unsafe { pool.ref_entry(e) }.map(|_| ())),
+        Ok((pool, e)) => code(unsafe { pool.ref_entry(e) }.map(|_| ())),
         Err(r) => {
             if let Some(pool) = r.counter {
                 pool.refused_ref(r.err);
@@ -45,7 +45,7 @@ pub extern "C" fn msg_unref(p: *mut pool_msg_t) -> c_int {
     match entry_of(p.cast::<Descriptor>()) {
         // SAFETY: the C contract: the caller gives up a reference it holds; free entries are
         // refused without a change.
-        Ok((_, pool, e)) => code(unsafe { pool.unref_entry(e) }),
+        Ok((pool, e)) => code(unsafe { pool.unref_entry(e) }),
         Err(r) => {
             refused_unref(r);
             code(Err(r.err))
@@ -75,10 +75,10 @@ pub extern "C" fn msg_pool_of(p: *const pool_msg_t) -> *mut msg_pool {
 /// The caller must hold a reference for the message to stay valid after the call.
 #[no_mangle]
 pub extern "C" fn msg_message(p: *const pool_msg_t) -> *mut dispatcher_msg_t {
-    match entry_of(p.cast::<Descriptor>()) {
-        Ok((_, _, e)) if e.descriptor().refcount() > 0 => e.descriptor().msg_ptr().cast(),
-        _ => core::ptr::null_mut(),
-    }
+    entry_of(p.cast::<Descriptor>())
+        .ok()
+        .and_then(|(_, e)| e.held().ok())
+        .map_or(core::ptr::null_mut(), |d| d.msg_ptr().cast())
 }
 
 /// The held entry whose message is `msg`, in any pool, or NULL when `msg` is not the message

@@ -93,12 +93,6 @@ pub(crate) struct Refused {
     pub(crate) counter: Option<&'static CPool>,
 }
 
-impl From<Refused> for PoolError {
-    fn from(r: Refused) -> Self {
-        r.err
-    }
-}
-
 /// The pool whose descriptors hold `p` and the entry `p` is in it (by address only), or why
 /// there is none: [`PoolError::Null`] for NULL, [`PoolError::NotInitialized`] when no pool
 /// exists yet, [`PoolError::MisalignedPointer`] for a pointer into the middle of a descriptor,
@@ -108,23 +102,23 @@ impl From<Refused> for PoolError {
 /// and `msg_receive`; the core's `_entry` operations take its result without checking again.
 /// One Acquire load per pool passed over (newest pool first).
 #[inline]
-pub(crate) fn entry_of(
-    p: *const Descriptor,
-) -> Result<(*mut msg_pool, &'static CPool, Entry<'static>), Refused> {
+pub(crate) fn entry_of(p: *const Descriptor) -> Result<(&'static CPool, Entry<'static>), Refused> {
     let mut cur = POOLS.load(Ordering::Acquire);
     while !cur.is_null() {
         // SAFETY: `cur` came from an Acquire load of the list.
         let (s, pool) = unsafe { listed(cur) };
-        if pool.owns(p) {
-            return match pool.entry(p) {
-                Ok(e) => Ok((cur, pool, e)),
-                Err(err) => Err(Refused {
+        match pool.entry(p) {
+            Ok(e) => return Ok((pool, e)),
+            // Inside this pool's descriptors, between two of them.
+            Err(err @ PoolError::MisalignedPointer) => {
+                return Err(Refused {
                     err,
                     counter: Some(pool),
-                }),
-            };
+                })
+            }
+            // Outside them (NULL is outside every pool's): the next pool.
+            Err(_) => cur = s.next.load(Ordering::Acquire),
         }
-        cur = s.next.load(Ordering::Acquire);
     }
     Err(unowned(p))
 }

@@ -79,7 +79,7 @@ pub unsafe extern "C" fn msg_broadcast(
     n_targets: usize,
 ) -> c_int {
     let (pool, e) = match entry_of(p.cast::<Descriptor>()) {
-        Ok((_, pool, e)) => (pool, e),
+        Ok((pool, e)) => (pool, e),
         Err(r) => return code(Err(r.err)),
     };
     // SAFETY: forwarded caller contract on `targets`.
@@ -121,11 +121,17 @@ pub unsafe extern "C" fn msg_receive(
     out_value: *mut dispatcher_msg_t,
 ) -> c_int {
     // SAFETY: forwarded caller contract on `t`.
-    let r = unsafe { target(t) }.and_then(|t| match t.mode()? {
-        // SAFETY: forwarded caller contract on `out_ptr`.
-        Mode::Pointer => unsafe { receive_pointer(t, timeout_ms, out_ptr) },
-        // SAFETY: forwarded caller contract on `out_ptr` and `out_value`.
-        Mode::Value => unsafe { receive_value(t, timeout_ms, out_ptr, out_value) },
+    let r = unsafe { target(t) }.and_then(|t| {
+        let mode = t.mode()?;
+        if timeout_ms != 0 && crate::extern_port::in_isr() {
+            return Err(PoolError::BlockingInIsr);
+        }
+        match mode {
+            // SAFETY: forwarded caller contract on `out_ptr`.
+            Mode::Pointer => unsafe { receive_pointer(t, timeout_ms, out_ptr) },
+            // SAFETY: forwarded caller contract on `out_ptr` and `out_value`.
+            Mode::Value => unsafe { receive_value(t, timeout_ms, out_ptr, out_value) },
+        }
     });
     match r {
         Ok(()) => 0,
@@ -147,14 +153,11 @@ unsafe fn receive_pointer(
     timeout_ms: i32,
     out_ptr: *mut *mut pool_msg_t,
 ) -> Result<(), PoolError> {
-    if timeout_ms != 0 && crate::extern_port::in_isr() {
-        return Err(PoolError::BlockingInIsr);
-    }
     if out_ptr.is_null() || !out_ptr.is_aligned() {
         return Err(PoolError::Null);
     }
     let p = t.receive_ptr(Timeout::from_c_ms(timeout_ms))?;
-    let (_, pool, e) = entry_of(p).map_err(|r| {
+    let (pool, e) = entry_of(p).map_err(|r| {
         // The reference the item claimed to carry is lost: counted as a refused unref.
         crate::refs::refused_unref(r);
         r.err
@@ -178,10 +181,6 @@ unsafe fn receive_value(
     out_ptr: *mut *mut pool_msg_t,
     out_value: *mut dispatcher_msg_t,
 ) -> Result<(), PoolError> {
-    let timeout = Timeout::from_c_ms(timeout_ms);
-    if timeout != Timeout::NoWait && crate::extern_port::in_isr() {
-        return Err(PoolError::BlockingInIsr);
-    }
     // SAFETY: `out_ptr` is NULL or writable (caller contract).
     unsafe { write_out(out_ptr, core::ptr::null_mut()) };
     if out_value.is_null() || !out_value.is_aligned() {
@@ -192,7 +191,8 @@ unsafe fn receive_value(
     let buf = unsafe {
         core::slice::from_raw_parts_mut(out_value.cast::<u8>(), size_of::<dispatcher_msg_t>())
     };
-    t.receive_value(buf, timeout).map(|_| ())
+    t.receive_value(buf, Timeout::from_c_ms(timeout_ms))
+        .map(|_| ())
 }
 
 /// Drains target `t`'s queue (a crashed or stopped module) and releases every message in it,
@@ -208,7 +208,7 @@ pub unsafe extern "C" fn msg_target_purge(t: *mut msg_target_t) -> c_int {
         t.drain_ptrs(|p| match entry_of(p) {
             // SAFETY: a queue item carries one reference, which the purge gives up; `e` came
             // from `pool`.
-            Ok((_, pool, e)) => unsafe { pool.release_purged_entry(e) }.is_ok(),
+            Ok((pool, e)) => unsafe { pool.release_purged_entry(e) }.is_ok(),
             Err(r) => {
                 crate::refs::refused_unref(r);
                 false

@@ -29,6 +29,16 @@ impl<'a> Entry<'a> {
     pub fn descriptor(&self) -> &'a Descriptor {
         self.desc
     }
+
+    /// The descriptor if the entry is held (refcount above 0), else [`PoolError::RefOfFree`]:
+    /// what a pointer must pass before its message is read.
+    #[inline]
+    pub fn held(&self) -> Result<&'a Descriptor, PoolError> {
+        if self.desc.refcount() == 0 {
+            return Err(PoolError::RefOfFree);
+        }
+        Ok(self.desc)
+    }
 }
 
 impl<'a, P: Port> Pool<'a, P> {
@@ -73,16 +83,12 @@ impl<'a, P: Port> Pool<'a, P> {
     /// [`PoolError::RefOfFree`] otherwise. What a C caller's pointer must pass before its
     /// message is read.
     pub fn held(&self, p: *const Descriptor) -> Result<&'a Descriptor, PoolError> {
-        let d = self.descriptor(p)?;
-        if d.refcount() == 0 {
-            return Err(PoolError::RefOfFree);
-        }
-        Ok(d)
+        self.entry(p)?.held()
     }
 
     /// The descriptor `p` designates, if it is one of ours (it may be free).
     pub fn descriptor(&self, p: *const Descriptor) -> Result<&'a Descriptor, PoolError> {
-        Ok(&self.descs[self.index_of(p)?])
+        self.entry(p).map(|e| e.descriptor())
     }
 
     /// The held entry whose message starts at `msg` (a pool message or a live heap fallback
