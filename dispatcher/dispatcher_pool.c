@@ -56,13 +56,13 @@ _Static_assert(CONFIG_DISPATCHER_STREAMING_MIN_ENTRIES <= CONFIG_DISPATCHER_STRE
 /* Created at boot by the module's hook, like every DISPATCHER_POOL_DEFINE. */
 #ifdef CONFIG_DISPATCHER_STREAMING_PSRAM
 DISPATCHER_PRIV_POOL_DEFINE_PSRAM(dispatcher_pool_streaming, "streaming", STREAMING_ENTRIES,
-			       CONFIG_DISPATCHER_STREAMING_PAYLOAD_SIZE, 0, true);
+				  CONFIG_DISPATCHER_STREAMING_PAYLOAD_SIZE, 0, true);
 #else
 DISPATCHER_PRIV_POOL_DEFINE_INTERNAL(dispatcher_pool_streaming, "streaming", STREAMING_ENTRIES,
-				  CONFIG_DISPATCHER_STREAMING_PAYLOAD_SIZE, 0, true);
+				     CONFIG_DISPATCHER_STREAMING_PAYLOAD_SIZE, 0, true);
 #endif
 DISPATCHER_PRIV_POOL_DEFINE_INTERNAL(dispatcher_pool_control, "control", CONTROL_ENTRIES,
-				  CONFIG_DISPATCHER_CONTROL_PAYLOAD_SIZE, 0, true);
+				     CONFIG_DISPATCHER_CONTROL_PAYLOAD_SIZE, 0, true);
 #else
 /* POSIX: the same memory, created by dispatcher_pool_init(). */
 #define DP_PRIV_POSIX_POOL(var, name_str, entries_, payload_)                                      \
@@ -81,9 +81,9 @@ DISPATCHER_PRIV_POOL_DEFINE_INTERNAL(dispatcher_pool_control, "control", CONTROL
 		.placement = "static",                                                             \
 	}
 DP_PRIV_POSIX_POOL(dispatcher_pool_streaming, "streaming", STREAMING_ENTRIES,
-		CONFIG_DISPATCHER_STREAMING_PAYLOAD_SIZE);
+		   CONFIG_DISPATCHER_STREAMING_PAYLOAD_SIZE);
 DP_PRIV_POSIX_POOL(dispatcher_pool_control, "control", CONTROL_ENTRIES,
-		CONFIG_DISPATCHER_CONTROL_PAYLOAD_SIZE);
+		   CONFIG_DISPATCHER_CONTROL_PAYLOAD_SIZE);
 #endif
 
 static struct msg_pool *const pools[DISPATCHER_POOL_TYPE_COUNT] = {
